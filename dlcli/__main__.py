@@ -1,0 +1,5 @@
+import sys
+
+from dlcli.cli import main
+
+sys.exit(main())
