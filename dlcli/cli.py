@@ -96,9 +96,9 @@ def _print_error(text: str) -> None:
     sys.stderr.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, app: typer.Typer | None = None) -> int:
     """Run the CLI and return its exit code (the console script calls ``sys.exit`` on it)."""
-    app = build_app()
+    app = app or build_app()
     try:
         result = app(args=argv, prog_name="dlcli", standalone_mode=False)
     except typer.Exit as exc:

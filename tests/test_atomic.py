@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlcli.atomic import atomic_path, check_writable, write_text
+from dlcli.errors import OutputExistsError
+
+
+def test_write_text_replaces_atomically_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.csv"
+    write_text(target, "a,b\n")
+    write_text(target, "c,d\n")
+    assert target.read_text() == "c,d\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.csv"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "model.keras"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        assert tmp.suffix == ".keras"  # writers such as model.save check the suffix
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_check_writable_refuses_existing_file_without_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "preds.csv"
+    check_writable(target, overwrite=False)  # absent: fine
+    target.write_text("x")
+    with pytest.raises(OutputExistsError) as info:
+        check_writable(target, overwrite=False)
+    assert "--overwrite" in str(info.value) and str(target) in str(info.value)
+    check_writable(target, overwrite=True)
