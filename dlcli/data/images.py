@@ -1,0 +1,264 @@
+"""Image folders (``<root>/<class>/*.png``) -> a decoded, cached :class:`DataBundle`.
+
+Every file is decoded once by :mod:`dlcli.data.decode` (the same path ``predict`` uses);
+files that fail are listed with their reason instead of being dropped silently (tf.data's
+``ignore_errors()`` would lose their names).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcli.data.bundle import (
+    ArraySplit,
+    DataBundle,
+    available_memory_bytes,
+    disk_array,
+    stratified_split,
+)
+from dlcli.data.decode import (
+    INTERPOLATION,
+    SkippedFile,
+    _walk,
+    channels_for,
+    decode_image,
+    is_hidden,
+    iter_decoded_batches,
+    peek_size,
+)
+from dlcli.errors import DataError, Problem
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+MEMORY_FRACTION = 0.5  # cache: memory falls back to disk above this share of free RAM
+
+
+def list_class_folder(root: Path, what: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Sorted class names and their image files (recursive); raises DataError when unusable."""
+    if not root.exists():
+        raise DataError(
+            f"{what} folder not found",
+            file=root,
+            expected="a folder with one sub-folder of images per class",
+        )
+    if not root.is_dir():
+        raise DataError(
+            f"{what} path is a file, not a folder",
+            file=root,
+            expected="a folder with one sub-folder of images per class",
+        )
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_hidden(e.name))
+    if not classes:
+        loose = [n for n in os.listdir(root) if n.lower().endswith(IMAGE_SUFFIXES)]
+        hint = (
+            f"found {len(loose)} images directly in the folder; move them into class sub-folders"
+            if loose
+            else None
+        )
+        raise DataError(
+            f"{what} folder has no class sub-folders",
+            file=root,
+            expected="<folder>/<class name>/<image files>",
+            hint=hint,
+        )
+    files: dict[str, list[str]] = {}
+    for cls in classes:
+        files[cls] = [
+            p
+            for p in _walk(str(root / cls), True)
+            if p.lower().endswith(IMAGE_SUFFIXES) and not is_hidden(os.path.basename(p))
+        ]
+    if not any(files.values()):
+        raise DataError(
+            f"{what} folder contains no images",
+            file=root,
+            expected=f"image files ({', '.join(IMAGE_SUFFIXES)}) inside class sub-folders",
+            received=classes,
+        )
+    return classes, files
+
+
+def _decode_all(
+    paths: list[str],
+    labels: np.ndarray,
+    image_size: tuple[int, int],
+    color_mode: str,
+    cache: str,
+    batch_size: int,
+) -> tuple[ArraySplit, list[SkippedFile]]:
+    channels = channels_for(color_mode)
+    shape = (len(paths), *image_size, channels)
+    if cache == "none":
+        return _lazy_split(paths, labels, image_size, color_mode)
+    nbytes = int(np.prod(shape)) * 4
+    use_disk = cache == "disk" or nbytes > MEMORY_FRACTION * available_memory_bytes()
+    out = disk_array(shape) if use_disk else np.empty(shape, dtype=np.float32)
+    good_paths: list[str] = []
+    good_labels: list[int] = []
+    skipped: list[SkippedFile] = []
+    label_of = dict(zip(paths, labels.tolist(), strict=True))
+    k = 0
+    for batch in iter_decoded_batches(paths, image_size, color_mode, batch_size=batch_size):
+        n = len(batch.paths)
+        out[k : k + n] = batch.images
+        k += n
+        good_paths.extend(batch.paths)
+        good_labels.extend(label_of[p] for p in batch.paths)
+        skipped.extend(batch.errors)
+    x = out[:k]
+    if use_disk:
+        x.flush()
+    return ArraySplit(y=np.asarray(good_labels, np.int64), sources=good_paths, x=x), skipped
+
+
+def _lazy_split(
+    paths: list[str], labels: np.ndarray, image_size: tuple[int, int], color_mode: str
+) -> tuple[ArraySplit, list[SkippedFile]]:
+    """``cache: none``: check every file once now, decode again per batch while training."""
+    good: list[str] = []
+    good_labels: list[int] = []
+    skipped: list[SkippedFile] = []
+    label_of = dict(zip(paths, labels.tolist(), strict=True))
+    for batch in iter_decoded_batches(paths, image_size, color_mode, batch_size=64):
+        good.extend(batch.paths)
+        good_labels.extend(label_of[p] for p in batch.paths)
+        skipped.extend(batch.errors)
+    files = np.asarray(good, dtype=object)
+
+    def loader(rows: np.ndarray) -> np.ndarray:
+        arrays = []
+        for p in files[rows]:
+            result = decode_image(p, image_size, color_mode)
+            if isinstance(result, SkippedFile):  # changed on disk since the check
+                raise DataError(
+                    f"image became unreadable during training: {result.reason}", file=result.path
+                )
+            arrays.append(result)
+        return np.stack(arrays)
+
+    return ArraySplit(y=np.asarray(good_labels, np.int64), sources=good, loader=loader), skipped
+
+
+def _flatten(classes: list[str], files: dict[str, list[str]]) -> tuple[list[str], np.ndarray]:
+    paths: list[str] = []
+    labels: list[int] = []
+    for i, cls in enumerate(classes):
+        paths.extend(files[cls])
+        labels.extend([i] * len(files[cls]))
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+def _check_every_class_readable(
+    split: ArraySplit, classes: list[str], files: dict[str, list[str]], root: Path, what: str
+) -> None:
+    counts = np.bincount(split.y, minlength=len(classes))
+    problems = []
+    for i, cls in enumerate(classes):
+        if counts[i] == 0:
+            found = len(files[cls])
+            problems.append(
+                Problem(
+                    f"class folder has no readable images ({found} image files, all skipped)"
+                    if found
+                    else "class folder has no images",
+                    file=root / cls,
+                    expected=f"at least one readable image per {what} class",
+                )
+            )
+    if problems:
+        raise DataError(problems=problems)
+
+
+def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBundle:
+    color_mode = getattr(spec, "color_mode", "rgb") or "rgb"
+    channels = channels_for(color_mode)
+    cache = getattr(spec, "cache", "memory") or "memory"
+    batch_size = int(getattr(spec, "batch_size", 32) or 32)
+    train_root = Path(spec.train)
+    classes, files = list_class_folder(train_root, "training")
+    val_root = Path(spec.validation) if getattr(spec, "validation", None) else None
+    val_classes: list[str] = []
+    val_files: dict[str, list[str]] = {}
+    if val_root is not None:
+        val_classes, val_files = list_class_folder(val_root, "validation")
+        if val_classes != classes:
+            missing = sorted(set(classes) - set(val_classes))
+            extra = sorted(set(val_classes) - set(classes))
+            detail = "; ".join(
+                s
+                for s in (
+                    f"missing: {', '.join(missing)}" if missing else "",
+                    f"not in training: {', '.join(extra)}" if extra else "",
+                )
+                if s
+            )
+            raise DataError(
+                f"validation classes do not match the training classes ({detail})",
+                file=val_root,
+                expected=f"the class folders of {train_root}: {classes}",
+                received=val_classes,
+            )
+
+    image_size = getattr(spec, "image_size", None)
+    if image_size is None:
+        image_size = _infer_size(train_root, classes, files)
+    image_size = (int(image_size[0]), int(image_size[1]))
+
+    paths, labels = _flatten(classes, files)
+    train, skipped = _decode_all(paths, labels, image_size, color_mode, cache, 256)
+    validation = None
+    if val_root is not None:
+        vpaths, vlabels = _flatten(val_classes, val_files)
+        validation, vskipped = _decode_all(vpaths, vlabels, image_size, color_mode, cache, 256)
+        skipped.extend(vskipped)
+    if strict and skipped:
+        raise DataError(
+            problems=[
+                Problem(f"unusable image: {s.reason}", file=s.path, hint="--strict is on")
+                for s in skipped
+            ]
+        )
+    _check_every_class_readable(train, classes, files, train_root, "training")
+    if validation is not None:
+        _check_every_class_readable(validation, classes, val_files, val_root, "validation")
+
+    split = getattr(spec, "validation_split", None)
+    if split:
+        train_idx, val_idx = stratified_split(train.y, float(split), seed)
+        train, validation = train.subset(train_idx), train.subset(val_idx)
+
+    return DataBundle(
+        class_names=classes,
+        input_shape=(*image_size, channels),
+        train=train,
+        validation=validation,
+        preprocessing={
+            "kind": "images",
+            "image_size": list(image_size),
+            "color_mode": color_mode,
+            "channels": channels,
+            "interpolation": INTERPOLATION,
+        },
+        skipped=skipped,
+        seed=seed,
+        shuffle=bool(getattr(spec, "shuffle", True)),
+        augment=list(getattr(spec, "augment", None) or []),
+        batch_size=batch_size,
+    )
+
+
+def _infer_size(root: Path, classes: list[str], files: dict[str, list[str]]) -> tuple[int, int]:
+    """No ``image_size`` in the recipe: use the size of the first readable image."""
+    for cls in classes:
+        for p in files[cls]:
+            size = peek_size(p)
+            if size is not None:
+                return size
+    raise DataError(
+        "no readable image to take image_size from",
+        file=root,
+        hint="set data.image_size: [H, W] in the recipe",
+    )
