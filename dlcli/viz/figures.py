@@ -1,0 +1,196 @@
+"""PNG pictures of layer outputs and kernels (matplotlib, Agg, written atomically).
+
+Sizes are fixed in inches at 100 dpi without ``bbox_inches="tight"``, so a picture's
+pixel size is predictable (tests check it) and the same for every run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlcli.viz.activations import LayerActivation, unit_label
+from dlcli.viz.plots import _pyplot, _save
+
+DPI = 100
+TILE_IN = 1.5  # inches per feature-map tile
+
+
+def grid_shape(count: int) -> tuple[int, int]:
+    cols = max(1, math.ceil(math.sqrt(count)))
+    return math.ceil(count / cols), cols
+
+
+def _shown_image(image: Any) -> tuple[Any, str | None]:
+    """An input image (``H x W x C`` in 0..255) as imshow wants it."""
+    import numpy as np
+
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        return arr[..., 0] / 255.0, "gray"
+    if arr.ndim == 3 and arr.shape[-1] >= 3:
+        return np.clip(arr[..., :3] / 255.0, 0, 1), None
+    return arr, "viridis"
+
+
+def _bar(ax: Any, act: LayerActivation, class_names: Sequence[str] | None) -> None:
+    labels = [unit_label(act, i, class_names) for i in act.ranked]
+    y = list(range(len(act.ranked)))[::-1]
+    colour = "tab:green" if act.kind == "probabilities" else "tab:blue"
+    ax.barh(y, act.scores, color=colour)
+    ax.set_yticks(y, labels=labels, fontsize="x-small")
+    if act.kind == "probabilities":
+        ax.set_xlim(0, max(1.0, max(act.scores, default=1.0)))
+
+
+def _what(act: LayerActivation) -> str:
+    shape = "x".join(str(d) for d in act.shape)
+    if act.kind == "maps":
+        return (
+            f"{act.name} ({act.type}) {shape}: {len(act.ranked)} of {act.shape[-1]} "
+            "channels, strongest first by mean activation"
+        )
+    if act.kind == "vector":
+        return f"{act.name} ({act.type}) {shape}: top {len(act.ranked)} units by activation"
+    if act.kind == "probabilities":
+        return f"{act.name} ({act.type}) {shape}: class probabilities"
+    if act.kind == "scores":
+        return f"{act.name} ({act.type}) {shape}: output scores (logits, no softmax in the model)"
+    return f"{act.name} ({act.type}) {shape}"
+
+
+def layer_figure_size(act: LayerActivation) -> tuple[float, float]:
+    """Figure size in inches for one layer's picture (pixels = inches x DPI)."""
+    if act.kind == "maps":
+        rows, cols = grid_shape(len(act.ranked))
+        return max(cols * TILE_IN, 5.0), rows * TILE_IN + 0.6
+    if act.kind in ("vector", "probabilities", "scores"):
+        return 6.0, 0.8 + 0.25 * max(len(act.ranked), 2)
+    return 6.0, 4.0
+
+
+def save_layer_png(
+    act: LayerActivation, path: Path, class_names: Sequence[str] | None = None
+) -> Path:
+    """One layer's output: feature-map grid, top-unit bars or class probabilities."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig = plt.figure(figsize=layer_figure_size(act), dpi=DPI)
+    if act.kind == "maps":
+        rows, cols = grid_shape(len(act.ranked))
+        # One shared colour scale, so a bright tile is a strongly activated channel.
+        lo = float(min(act.array[..., i].min() for i in act.ranked))
+        hi = float(max(act.array[..., i].max() for i in act.ranked))
+        for k, (channel, score) in enumerate(zip(act.ranked, act.scores, strict=False)):
+            ax = fig.add_subplot(rows, cols, k + 1)
+            ax.imshow(act.array[..., channel], cmap="viridis", vmin=lo, vmax=hi or None)
+            ax.set_title(f"ch {channel}  mean {score:.3g}", fontsize="x-small")
+            ax.set_axis_off()
+    elif act.kind in ("vector", "probabilities", "scores"):
+        _bar(fig.add_subplot(1, 1, 1), act, class_names)
+    else:
+        ax = fig.add_subplot(1, 1, 1)
+        data = np.asarray(act.array, dtype=np.float64)
+        data = data.reshape(data.shape[0], -1) if data.ndim >= 2 else data[None, :]
+        ax.imshow(data, cmap="viridis", aspect="auto")
+    fig.suptitle(_what(act), fontsize="small")
+    fig.subplots_adjust(
+        left=0.25 if act.kind != "maps" else 0.02,
+        right=0.98,
+        bottom=0.05,
+        top=1 - 0.5 / fig.get_figheight(),
+        hspace=0.35,
+    )
+    return _save(fig, path, dpi=DPI)
+
+
+def save_overview_png(
+    image: Any,
+    acts: Sequence[LayerActivation],
+    path: Path,
+    class_names: Sequence[str] | None = None,
+) -> Path:
+    """The input and, per layer, its strongest feature map or its top units, in one picture."""
+    plt = _pyplot()
+    panels = 1 + len(acts)
+    cols = min(panels, 5)
+    rows = math.ceil(panels / cols)
+    fig = plt.figure(figsize=(cols * 2.4, rows * 2.5), dpi=DPI)
+    shown, cmap = _shown_image(image)
+    ax = fig.add_subplot(rows, cols, 1)
+    ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if cmap == "gray" else None)
+    ax.set_title("input", fontsize="small")
+    ax.set_axis_off()
+    for k, act in enumerate(acts, start=2):
+        ax = fig.add_subplot(rows, cols, k)
+        shape = "x".join(str(d) for d in act.shape)
+        if act.kind == "maps" and act.ranked:
+            ch = act.ranked[0]
+            ax.imshow(act.array[..., ch], cmap="viridis")
+            ax.set_title(f"{act.name}\n{shape}, ch {ch}", fontsize="x-small")
+            ax.set_axis_off()
+        elif act.kind in ("vector", "probabilities", "scores") and act.ranked:
+            keep = 10
+            trimmed = LayerActivation(
+                act.name, act.type, act.array, act.kind, act.ranked[:keep], act.scores[:keep]
+            )
+            _bar(ax, trimmed, class_names)
+            ax.set_title(f"{act.name}\n{shape}", fontsize="x-small")
+            ax.tick_params(labelsize=6)
+        else:
+            ax.text(0.5, 0.5, f"{act.type}\n{shape}", ha="center", va="center", fontsize=7)
+            ax.set_title(act.name, fontsize="x-small")
+            ax.set_axis_off()
+    fig.suptitle(
+        "activations (feature maps: strongest channel by mean activation)", fontsize="small"
+    )
+    fig.tight_layout()
+    return _save(fig, path, dpi=DPI)
+
+
+def save_filters_png(
+    tiles: Any, path: Path, *, title: str, colour: bool, row_labels: Sequence[str] | None = None
+) -> Path:
+    """Kernel tiles: ``filters x inputs x kh x kw`` (grayscale) or ``n x kh x kw x 3`` (colour).
+
+    Colour tiles and single-input kernels are laid out in a square grid labelled ``f<i>``;
+    several inputs give one row per filter and one column per input channel.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    arr = np.asarray(tiles, dtype=np.float64)
+    single = not colour and arr.shape[1] == 1
+    if colour or single:
+        count = arr.shape[0]
+        rows, cols = grid_shape(count)
+        grid = [(i // cols, i % cols, i if colour else (i, 0)) for i in range(count)]
+    else:
+        rows, cols = arr.shape[0], arr.shape[1]
+        grid = [(r, c, (r, c)) for r in range(rows) for c in range(cols)]
+    tile = 0.8
+    fig = plt.figure(figsize=(max(cols * tile + 0.8, 6.0), rows * tile + 0.9), dpi=DPI)
+    bound = float(np.abs(arr).max()) or 1.0
+    for r, c, index in grid:
+        ax = fig.add_subplot(rows, cols, r * cols + c + 1)
+        if colour:
+            k = arr[index]
+            lo, hi = k.min(), k.max()
+            ax.imshow((k - lo) / (hi - lo) if hi > lo else np.zeros_like(k))
+        else:
+            # Diverging and symmetric: positive weights red, negative blue, zero white.
+            ax.imshow(arr[index], cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if colour or single:
+            ax.set_title(f"f{r * cols + c}", fontsize=6, pad=2)
+        elif row_labels and c == 0:
+            ax.set_ylabel(row_labels[r], fontsize=6, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize="small", wrap=True)
+    fig.subplots_adjust(
+        left=0.1, right=0.98, bottom=0.02, top=1 - 0.7 / fig.get_figheight(), wspace=0.1, hspace=0.3
+    )
+    return _save(fig, path, dpi=DPI)

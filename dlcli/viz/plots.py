@@ -1,0 +1,220 @@
+"""Static charts: training curves, run-comparison overlays, confusion matrices.
+
+matplotlib is imported inside each function with the Agg backend selected first, so
+importing this module costs nothing and works without a display. Every figure is
+written through ``dlcli.atomic.atomic_path``: a crash never leaves half a PNG behind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dlcli.atomic import atomic_path
+
+# Columns of history.csv that are bookkeeping, not metrics.
+_NOT_METRICS = frozenset({"epoch", "epoch_time_s", "lr", "learning_rate"})
+_LR_KEYS = ("lr", "learning_rate")
+
+
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def metric_families(history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Base metric names (``loss``, ``accuracy``...) in first-seen order, ``loss`` first.
+
+    ``val_accuracy`` belongs to the ``accuracy`` family so train and validation share a
+    subplot.
+    """
+    families: list[str] = []
+    for row in history:
+        for key in row:
+            if key in _NOT_METRICS:
+                continue
+            base = key[4:] if key.startswith("val_") else key
+            if base and base not in families:
+                families.append(base)
+    if "loss" in families:
+        families.remove("loss")
+        families.insert(0, "loss")
+    return families
+
+
+def _epochs(history: Sequence[Mapping[str, Any]]) -> list[float]:
+    """The epoch numbers to plot against: the ``epoch`` column, else 1..n."""
+    values = [_as_float(row.get("epoch")) for row in history]
+    if values and not any(math.isnan(v) for v in values):
+        return values
+    return [float(i + 1) for i in range(len(history))]
+
+
+def _lr_series(history: Sequence[Mapping[str, Any]]) -> list[float] | None:
+    """The learning rate per epoch, only when it changes (a flat line says nothing)."""
+    for key in _LR_KEYS:
+        values = [_as_float(row.get(key)) for row in history]
+        finite = [v for v in values if not math.isnan(v)]
+        if finite and max(finite) != min(finite):
+            return values
+    return None
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(n, 3)
+    return math.ceil(n / cols), cols
+
+
+def _save(fig: Any, path: Path, *, dpi: int = 100) -> Path:
+    plt = _pyplot()
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_curves(history: list[dict[str, float]], path: Path, *, title: str | None = None) -> Path:
+    """Loss and each metric per epoch: one subplot per family, train solid, val dashed.
+
+    ``history`` is one dict per epoch with Keras log keys (``loss``, ``val_loss``,
+    ``accuracy``...) and optionally ``epoch``/``lr``/``epoch_time_s``. A changing
+    learning rate gets its own subplot. Returns ``path``.
+    """
+    plt = _pyplot()
+    families = metric_families(history)
+    lr = _lr_series(history)
+    panels = len(families) + (lr is not None)
+    rows, cols = _grid(max(panels, 1))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    flat = list(axes.flat)
+    x = _epochs(history)
+    for ax, family in zip(flat, families, strict=False):
+        for key, style, label in ((family, "-", "train"), (f"val_{family}", "--", "validation")):
+            y = [_as_float(row.get(key)) for row in history]
+            if all(math.isnan(v) for v in y):
+                continue
+            ax.plot(x, y, style, marker="o" if len(x) < 30 else None, ms=3, label=label)
+        ax.set_title(family)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    if lr is not None:
+        ax = flat[len(families)]
+        ax.plot(x, lr, "-", color="tab:gray")
+        ax.set_title("learning rate")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if not panels:
+        flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
+    for ax in flat[max(panels, 1) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_compare(
+    histories: Mapping[str, list[dict[str, float]]],
+    path: Path,
+    *,
+    title: str | None = None,
+) -> Path:
+    """Several runs' curves overlaid: one colour per run, train solid, val dashed.
+
+    ``histories`` maps a run label to its history rows (as for ``plot_curves``).
+    """
+    plt = _pyplot()
+    families: list[str] = []
+    for rows in histories.values():
+        for fam in metric_families(rows):
+            if fam not in families:
+                families.append(fam)
+    rows_n, cols = _grid(max(len(families), 1))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.4 * rows_n), squeeze=False)
+    flat = list(axes.flat)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, family in zip(flat, families, strict=False):
+        for i, (label, hist) in enumerate(histories.items()):
+            colour = colours[i % len(colours)]
+            x = _epochs(hist)
+            for key, style, part in ((family, "-", "train"), (f"val_{family}", "--", "val")):
+                y = [_as_float(row.get(key)) for row in hist]
+                if all(math.isnan(v) for v in y):
+                    continue
+                ax.plot(x, y, style, color=colour, label=f"{label} ({part})")
+        ax.set_title(family)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    if not families:
+        flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
+    for ax in flat[max(len(families), 1) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_confusion(
+    matrix: Any,
+    class_names: Sequence[str],
+    path: Path,
+    *,
+    normalize: bool = False,
+    title: str | None = None,
+) -> Path:
+    """A confusion matrix as a heat map: rows are true classes, columns predictions.
+
+    Cells show counts (or row fractions with ``normalize``); the colour is always the
+    row fraction so a large class does not wash out the others.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(class_names):
+        raise ValueError(
+            f"confusion matrix must be square with one row per class; "
+            f"Received: shape={m.shape}, classes={len(class_names)}"
+        )
+    totals = m.sum(axis=1, keepdims=True)
+    fractions = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
+    n = len(class_names)
+    side = min(max(4.0, 0.55 * n + 2.0), 24.0)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    image = ax.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    ax.set_xticks(range(n), labels=list(class_names), rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=list(class_names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= 30:
+        shown = fractions if normalize else m
+        for i in range(n):
+            for j in range(n):
+                text = f"{shown[i, j]:.2f}" if normalize else f"{round(shown[i, j])}"
+                colour = "white" if fractions[i, j] > 0.5 else "black"
+                ax.text(j, i, text, ha="center", va="center", color=colour, fontsize="small")
+    ax.set_title(title or "confusion matrix")
+    fig.tight_layout()
+    return _save(fig, path)
