@@ -35,3 +35,15 @@ def test_check_writable_refuses_existing_file_without_overwrite(tmp_path: Path) 
         check_writable(target, overwrite=False)
     assert "--overwrite" in str(info.value) and str(target) in str(info.value)
     check_writable(target, overwrite=True)
+
+
+def test_written_file_gets_umask_mode_not_private_temp_mode(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "out.txt"
+        write_text(target, "x")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
