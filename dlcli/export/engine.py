@@ -1,0 +1,280 @@
+"""``dlcli export``: write a deployable model, prove it computes what Keras computes.
+
+Steps, each able to stop the export before anything appears at the destination:
+
+1. resolve and safely load the Keras model (run directory or ``.keras``);
+2. refuse an existing destination without ``--overwrite``;
+3. decode real sample inputs (:mod:`.samples`) before the slow conversion;
+4. convert into a hidden temporary directory *beside* the destination (same filesystem);
+5. load the result with its own runtime (``tf.saved_model``, the LiteRT interpreter,
+   onnxruntime) and compare it with the Keras model on the samples: the largest absolute
+   difference must be within the tolerance, else :class:`RunFailure` (exit 1);
+6. bundle the metadata, then rename into place. On any failure the temporary directory
+   is removed and the destination is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import DlcliError, OutputExistsError, RunFailure, UsageError
+from dlcli.export.formats import FORMATS, QUANTIZE, SUFFIX, check_requirements, write_model
+from dlcli.modeling.loading import is_saved_model_dir
+
+DEFAULT_TOLERANCE = {"none": 1e-4, "float16": 1e-2, "dynamic": 5e-2}
+
+
+@dataclass
+class ExportResult:
+    """What was written and how closely it matches the Keras model."""
+
+    format: str
+    path: Path
+    metadata_path: Path
+    max_abs_diff: float
+    tolerance: float
+    samples: int
+    sample_source: str
+    size_bytes: int
+    seconds: float
+    quantize: str = "none"
+    source: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "path": str(self.path),
+            "metadata": str(self.metadata_path),
+            "max_abs_diff": self.max_abs_diff,
+            "tolerance": self.tolerance,
+            "samples": self.samples,
+            "sample_source": self.sample_source,
+            "size_bytes": self.size_bytes,
+            "seconds": round(self.seconds, 3),
+            "quantize": self.quantize,
+            "source": str(self.source) if self.source else None,
+        }
+
+
+def default_output(source: Path, run_dir: Path | None, fmt: str) -> Path:
+    """``<run>/export/model.tflite`` (``saved_model/``) for a run; else beside the file."""
+    if run_dir is not None:
+        name = "saved_model" if fmt == "saved_model" else "model" + SUFFIX[fmt]
+        return run_dir / "export" / name
+    stem = source.stem
+    name = f"{stem}_saved_model" if fmt == "saved_model" else stem + SUFFIX[fmt]
+    return source.with_name(name)
+
+
+def _metadata_target(out: Path, fmt: str) -> Path:
+    from dlcli.modeling.runtimes import SAVED_MODEL_METADATA
+
+    if fmt == "saved_model":
+        return out / SAVED_MODEL_METADATA
+    return out.with_name(out.name + ".json")
+
+
+def _check_destination(out: Path, fmt: str, overwrite: bool) -> None:
+    if fmt != "saved_model" and out.suffix.lower() != SUFFIX[fmt]:
+        raise UsageError(
+            f"--out for {fmt} must end in {SUFFIX[fmt]}",
+            file=out,
+            field="--out",
+            received=out.name,
+        )
+    if out.exists() and fmt != "saved_model" and out.is_dir():
+        raise UsageError("--out is a directory", file=out, expected=f"a {SUFFIX[fmt]} file path")
+    if out.exists() and fmt == "saved_model" and not out.is_dir():
+        raise UsageError("--out exists and is not a directory", file=out, field="--out")
+    if fmt == "saved_model" and out.is_dir() and any(out.iterdir()) and not is_saved_model_dir(out):
+        # --overwrite replaces the whole folder: never a folder of other files.
+        raise UsageError(
+            "--out is a folder that is not a SavedModel; it would be replaced entirely",
+            file=out,
+            field="--out",
+            hint="name a new folder, e.g. --out " + str(out / "saved_model"),
+        )
+    for path in (out, _metadata_target(out, fmt)):
+        if path.exists() and not overwrite:
+            raise OutputExistsError(
+                "output exists", file=path, hint="pass --overwrite to replace it, or choose --out"
+            )
+
+
+def max_abs_diff(expected: np.ndarray, got: np.ndarray) -> float:
+    expected = np.asarray(expected, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    if expected.shape != got.shape:
+        raise RunFailure(
+            "the exported model's output has another shape than the Keras model's",
+            expected=str(expected.shape),
+            received=str(got.shape),
+        )
+    if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
+        return float("inf")
+    return float(np.max(np.abs(expected - got))) if expected.size else 0.0
+
+
+def export_model(
+    model: Path,
+    fmt: str,
+    *,
+    out: Path | None = None,
+    sample: Path | None = None,
+    tolerance: float | None = None,
+    quantize: str = "none",
+    labels: Path | None = None,
+    overwrite: bool = False,
+    trust: bool = False,
+) -> ExportResult:
+    from dlcli.export.metadata import build_metadata
+    from dlcli.export.samples import parity_samples
+    from dlcli.modeling.loading import resolve_model
+    from dlcli.modeling.runtimes import exported_runner
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", field="--format", expected=" | ".join(FORMATS))
+    if quantize not in QUANTIZE:
+        raise UsageError(
+            f"unknown quantization {quantize!r}", field="--quantize", expected=" | ".join(QUANTIZE)
+        )
+    if tolerance is not None and (not np.isfinite(tolerance) or tolerance < 0):
+        raise UsageError("--tolerance must be >= 0", field="--tolerance", received=tolerance)
+    check_requirements(fmt)
+    start = time.perf_counter()
+    loaded = resolve_model(model, trust=trust, labels=labels)
+    if loaded.model is None:
+        raise UsageError(
+            f"{loaded.source} is already an exported {loaded.format} model",
+            file=loaded.source,
+            expected="a run directory or a .keras file",
+        )
+    out = Path(out) if out is not None else default_output(loaded.source, loaded.run_dir, fmt)
+    _check_destination(out, fmt, overwrite)
+    tol = DEFAULT_TOLERANCE[quantize] if tolerance is None else float(tolerance)
+    batch = parity_samples(loaded, sample)
+    expected = loaded.predict_batch(batch.x)
+
+    created = _make_parents(out.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    done = False
+    try:
+        staged = staging / out.name
+        write_model(loaded.model, fmt, staged, quantize=quantize)
+        try:
+            runner = exported_runner(staged, fmt)
+        except DlcliError as exc:  # our converter wrote something its runtime rejects
+            raise RunFailure(
+                f"the exported {fmt} model cannot be run: {exc.problem.message}",
+                hint="nothing was written; please report this with DLCLI_DEBUG=1 output",
+            ) from exc
+        diff = max_abs_diff(expected, runner.predict(batch.x))
+        del runner  # release the interpreter/session before files move
+        parity = {
+            "max_abs_diff": diff,
+            "tolerance": tol,
+            "samples": batch.count,
+            "sample_source": batch.description,
+            "reference": "keras model(x, training=False)",
+        }
+        if not diff <= tol:
+            scale = float(np.max(np.abs(expected))) if np.size(expected) else 0.0
+            relative = f", {diff / scale:.2g} of the largest output {scale:.3g}" if scale else ""
+            raise RunFailure(
+                f"parity check failed: the exported {fmt} model differs from the Keras model "
+                f"by up to {diff:.3g}{relative} on {batch.description}",
+                expected=f"a maximum absolute difference <= {tol:g}",
+                hint="nothing was written; raise --tolerance if the difference is acceptable "
+                "(quantised exports differ by design; large unscaled outputs such as logits "
+                "differ by float32 rounding)",
+            )
+        meta = build_metadata(
+            fmt=fmt,
+            model=loaded.model,
+            class_names=loaded.class_names,
+            preprocessing=loaded.preprocessing,
+            source=str(loaded.source),
+            parity=parity,
+            quantize=quantize,
+        )
+        text = json.dumps(meta, indent=2) + "\n"
+        if fmt == "onnx":
+            from dlcli.export.formats import embed_onnx_metadata
+
+            embed_onnx_metadata(staged, json.dumps(meta))
+        staged_meta = _metadata_target(staged, fmt)
+        staged_meta.parent.mkdir(parents=True, exist_ok=True)
+        staged_meta.write_text(text, encoding="utf-8")
+        _fsync_tree(staging)
+        _move_into_place(staged, staged_meta, out, fmt)
+        done = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            for folder in created:  # deepest first; only folders this export made
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+    return ExportResult(
+        format=fmt,
+        path=out,
+        metadata_path=_metadata_target(out, fmt),
+        max_abs_diff=diff,
+        tolerance=tol,
+        samples=batch.count,
+        sample_source=batch.description,
+        size_bytes=_size(out),
+        seconds=time.perf_counter() - start,
+        quantize=quantize,
+        source=loaded.source,
+    )
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """``mkdir -p``, returning the folders it created, deepest first."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+    return missing
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError), open(os.path.join(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def _move_into_place(staged: Path, staged_meta: Path, out: Path, fmt: str) -> None:
+    """Rename the checked export onto the destination (``--overwrite`` already checked)."""
+    if fmt == "saved_model":
+        old = None
+        if out.exists():  # rename aside first, so a failure never leaves a mix of both
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+        os.replace(staged, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    # The sidecar first: a model file never appears without its metadata.
+    os.replace(staged_meta, out.with_name(out.name + ".json"))
+    os.replace(staged, out)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

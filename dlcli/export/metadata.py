@@ -1,0 +1,120 @@
+"""The metadata bundled with every exported model, so it can be served without dlcli.
+
+Written as JSON beside the model file (``model.tflite`` -> ``model.tflite.json``) or into a
+SavedModel's ``assets/labels.json`` (see :func:`dlcli.modeling.runtimes.metadata_path`).
+It holds the ``labels.json`` keys of the run (class names, image size, colour mode,
+channels, interpolation, or the CSV feature columns) plus what a server must know to feed
+the graph: input name, shape, dtype and layout, the value range it expects (raw pixels,
+0..255), the scaling the model does itself, the output activation, and the parity result.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+def model_preprocessing_layers(model: Any) -> list[dict[str, Any]]:
+    """The value-scaling layers the model applies to its input itself, in order.
+
+    Walks from the input while layers keep the input's meaning (scaling, normalisation,
+    and augmentation layers, which are identity at inference), so a server knows not to
+    scale pixels a second time.
+    """
+    from dlcli.backend import keras
+
+    found: list[dict[str, Any]] = []
+    passthrough = ("Random", "Resizing", "CenterCrop", "InputLayer")
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if isinstance(layer, keras.layers.Rescaling):
+            found.append(
+                {
+                    "layer": layer.name,
+                    "type": cls,
+                    "scale": _plain(layer.scale),
+                    "offset": _plain(layer.offset),
+                }
+            )
+        elif isinstance(layer, keras.layers.Normalization):
+            found.append(
+                {
+                    "layer": layer.name,
+                    "type": cls,
+                    "mean": _plain(getattr(layer, "mean", None)),
+                    "variance": _plain(getattr(layer, "variance", None)),
+                }
+            )
+        elif not cls.startswith(passthrough):
+            break
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly numbers from floats, NumPy arrays or Keras variables."""
+    import numpy as np
+
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    return float(arr) if arr.ndim == 0 else arr.reshape(-1).tolist()
+
+
+def output_activation(model: Any) -> str | None:
+    from dlcli.prediction.probabilities import final_activation
+
+    return final_activation(model)
+
+
+def build_metadata(
+    *,
+    fmt: str,
+    model: Any,
+    class_names: list[str] | None,
+    preprocessing: dict[str, Any],
+    source: str,
+    parity: dict[str, Any],
+    quantize: str | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    from dlcli import __version__
+    from dlcli.backend import keras, tf
+
+    shape = [d if d is None else int(d) for d in model.inputs[0].shape]
+    is_image = preprocessing.get("kind", "images") == "images" and len(shape) == 4
+    meta: dict[str, Any] = {"class_names": class_names}
+    meta.update({k: v for k, v in preprocessing.items() if k != "class_names"})
+    meta["format"] = fmt
+    meta["format_version"] = FORMAT_VERSION
+    meta["input"] = {
+        "shape": shape,
+        "dtype": "float32",
+        "layout": "NHWC" if is_image else "NF",
+        "value_range": [0, 255] if is_image else None,
+        "note": (
+            "feed raw pixel values (0..255, decoded and resized as image_size, "
+            "color_mode and interpolation say), as in training; any scaling is inside "
+            "the model (model_preprocessing)"
+            if is_image
+            else "feed raw feature values in feature_columns order"
+        ),
+    }
+    meta["model_preprocessing"] = model_preprocessing_layers(model)
+    meta["output"] = {
+        "shape": [d if d is None else int(d) for d in model.outputs[0].shape],
+        "activation": output_activation(model),
+    }
+    meta["quantization"] = quantize or "none"
+    meta["parity"] = parity
+    meta["source_model"] = source
+    meta["versions"] = {
+        "dlcli": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "python": platform.python_version(),
+    }
+    if extra:
+        meta.update(extra)
+    return meta

@@ -1,0 +1,469 @@
+"""Load models safely: every command that reads a model file goes through here.
+
+A ``.keras`` file is a zip holding ``config.json`` (the architecture), ``metadata.json`` and
+the weights. Deserialising the config can run code: a ``Lambda`` layer carries marshalled
+Python bytecode, and a class or function from a module outside Keras is imported by name.
+So before Keras sees the file we check the archive (a zip, bounded member count and size,
+no decompression bomb, the expected members) and walk ``config.json`` ourselves, refusing
+anything that is not a built-in Keras object. Then Keras loads it with ``safe_mode=True``
+(a second, independent guard). ``--trust-model`` skips our walk and ``safe_mode``: only
+for files whose author the user trusts, because arbitrary code may then run.
+
+Legacy ``.h5`` files are refused unless trusted (their loader has no safe mode worth the
+name). Exported models (SavedModel directories, ``.tflite``, ``.onnx``) hold graphs, not
+Python, and are run through :mod:`dlcli.modeling.runtimes`.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlcli.errors import ModelLoadError, UnsafeModelError
+
+MAX_MEMBERS = 10_000
+MAX_TOTAL_BYTES = 4 << 30  # 4 GiB uncompressed
+MAX_CONFIG_BYTES = 64 << 20  # config.json is parsed in memory
+BOMB_RATIO = 100  # a member expanding over 100x its stored size ...
+BOMB_FLOOR_BYTES = 16 << 20  # ... and to over 16 MiB is treated as a zip bomb
+WEIGHT_MEMBERS = ("model.weights.h5", "model.weights.npz")
+RUN_MODEL_FILES = ("model.keras", "best.keras")
+EXPORTED_SUFFIXES = (".tflite", ".onnx")
+LEGACY_SUFFIXES = (".h5", ".hdf5")
+# labels.json keys that say how inputs are prepared (an export's metadata holds more).
+PREPROCESSING_KEYS = frozenset(
+    {
+        "kind",
+        "image_size",
+        "color_mode",
+        "channels",
+        "interpolation",
+        "feature_columns",
+        "label_column",
+        "num_features",
+    }
+)
+TRUST_HINT = (
+    "pass --trust-model to load it anyway, only if you trust the file's author: "
+    "arbitrary code in the file may then run on this machine"
+)
+
+# Built-in Keras classes that still execute something that is not a Keras graph.
+REFUSED_CLASSES = {
+    "Lambda": "a Lambda layer runs Python bytecode stored in the file",
+    "__lambda__": "a serialised Python lambda runs bytecode stored in the file",
+    "TFSMLayer": "a TFSMLayer loads and runs a SavedModel from a path named in the file",
+    "TorchModuleWrapper": "a TorchModuleWrapper unpickles a PyTorch module",
+    "JaxLayer": "a JaxLayer calls a Python function stored in the file",
+    "FlaxLayer": "a FlaxLayer calls a Python module stored in the file",
+}
+# Serialisation markers Keras writes with no module: plain data, no code.
+_DATA_MARKERS = frozenset(
+    {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__"}
+)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score batches, however it was stored.
+
+    ``predict_batch`` takes float32 NHWC images in 0..255 (as :mod:`dlcli.data.decode`
+    produces) or float32 feature rows, and returns the raw outputs as a NumPy array.
+    ``model`` is the Keras model, or None for exported formats (``format`` says which).
+    """
+
+    model: Any
+    class_names: list[str] | None
+    preprocessing: dict[str, Any]
+    run_dir: Path | None
+    source: Path
+    format: str
+    predict_batch: Callable[[Any], Any] = field(repr=False)
+    output_units: int | None = None
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def check_keras_archive(path: Path) -> dict[str, Any]:
+    """Validate the zip structure of a ``.keras`` file and return its parsed config."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot read the model file ({exc.strerror or exc})", file=path
+        ) from exc
+    if head.startswith(b"\x89HDF"):
+        raise UnsafeModelError(
+            "this .keras file is really a legacy HDF5 (.h5) model, which dlcli refuses by "
+            "default: its loader can deserialise code without a safe mode",
+            file=path,
+            hint=f"re-save it with model.save('model.keras') in Keras 3, or {TRUST_HINT}",
+        )
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError(
+            "not a .keras model: the file is not a zip archive (or it is truncated)",
+            file=path,
+            expected="a Keras 3 .keras file (a zip with config.json, metadata.json, weights)",
+        )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            _check_members(path, infos)
+            names = {i.filename for i in infos}
+            missing = [n for n in ("config.json", "metadata.json") if n not in names]
+            if not any(w in names for w in WEIGHT_MEMBERS):
+                missing.append(" or ".join(WEIGHT_MEMBERS))
+            if missing:
+                raise ModelLoadError(
+                    "not a complete .keras model: missing " + ", ".join(missing),
+                    file=path,
+                    expected="config.json, metadata.json and model.weights.h5 in the archive",
+                    received=sorted(names)[:10],
+                )
+            if zf.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
+                raise UnsafeModelError(
+                    "config.json in the model is implausibly large",
+                    file=path,
+                    expected=f"at most {MAX_CONFIG_BYTES >> 20} MiB",
+                )
+            raw = zf.read("config.json")
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"the .keras archive is corrupt or truncated ({exc})",
+            file=path,
+            hint="copy or download the file again",
+        ) from exc
+    try:
+        config = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(
+            f"config.json in the model is not valid JSON ({exc})", file=path
+        ) from exc
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ModelLoadError(
+            "config.json in the model does not describe a Keras model",
+            file=path,
+            expected='a JSON object with "class_name" and "config"',
+        )
+    return config
+
+
+def _check_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > MAX_MEMBERS:
+        raise UnsafeModelError(
+            f"the archive has {len(infos):,} members",
+            file=path,
+            expected=f"at most {MAX_MEMBERS:,} (a Keras model has a handful)",
+        )
+    total = sum(i.file_size for i in infos)
+    if total > MAX_TOTAL_BYTES:
+        raise UnsafeModelError(
+            f"the archive would expand to {total / 2**30:.1f} GiB",
+            file=path,
+            expected=f"at most {MAX_TOTAL_BYTES >> 30} GiB uncompressed",
+        )
+    for info in infos:
+        stored = max(info.compress_size, 1)
+        if info.file_size > BOMB_FLOOR_BYTES and info.file_size > BOMB_RATIO * stored:
+            raise UnsafeModelError(
+                f"archive member {info.filename!r} expands {info.file_size / stored:,.0f}x "
+                "(a zip bomb?)",
+                file=path,
+                expected=f"at most {BOMB_RATIO}x for members over {BOMB_FLOOR_BYTES >> 20} MiB",
+            )
+        if info.filename.startswith(("/", "\\")) or ".." in Path(info.filename).parts:
+            raise UnsafeModelError(
+                f"archive member {info.filename!r} points outside the archive", file=path
+            )
+
+
+# --------------------------------------------------------------------------- config walk
+
+
+def find_unsafe_objects(config: Any) -> list[str]:
+    """Every object in a Keras config that is not a built-in, code-free Keras object.
+
+    Returns human-readable descriptions naming the enclosing layer. ``compile_config``
+    is skipped: dlcli loads with ``compile=False``, so losses and metrics there are never
+    deserialised (a custom loss must not stop prediction).
+    """
+    found: dict[str, str] = {}  # first problem per layer: a Lambda's lambda is one finding
+    for where, obj in _walk_objects(config, layer=None):
+        problem = _object_problem(obj)
+        if problem and where not in found:
+            found[where] = problem
+    return [f"{where}: {problem}" for where, problem in found.items()]
+
+
+def _walk_objects(node: Any, layer: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if "class_name" in node:
+            cfg = node.get("config")
+            if isinstance(cfg, dict) and isinstance(cfg.get("name"), str):
+                layer = f"layer {cfg['name']!r} ({node['class_name']})"
+            yield (layer or f"object {node['class_name']!r}"), node
+        for key, value in node.items():
+            if key != "compile_config":
+                yield from _walk_objects(value, layer)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_objects(value, layer)
+
+
+def _object_problem(obj: dict[str, Any]) -> str | None:
+    cls = obj.get("class_name")
+    module = obj.get("module")
+    registered = obj.get("registered_name")
+    if not isinstance(cls, str):
+        return f"class_name is not a string ({cls!r})"
+    if cls in REFUSED_CLASSES:
+        return REFUSED_CLASSES[cls]
+    if isinstance(registered, str) and ">" in registered:
+        return f"custom object {registered!r} (registered outside Keras)"
+    if cls in _DATA_MARKERS and module is None:
+        return None
+    if cls == "__typespec__":
+        ok = isinstance(module, str) and module.split(".")[0] in ("keras", "tensorflow")
+        return None if ok else f"type spec from module {module!r}"
+    if cls == "function":
+        if module == "builtins" or _is_keras_module(module):
+            return None
+        return f"function {obj.get('config')!r} from module {module!r} (custom code)"
+    if module is None:
+        return f"custom class {cls!r} (no module: defined by the user, not Keras)"
+    if not _is_keras_module(module):
+        return f"class {cls!r} from module {module!r} (outside keras.*)"
+    if registered not in (None, cls):
+        return f"class {cls!r} registered as {registered!r} (not a Keras built-in name)"
+    return None
+
+
+def _is_keras_module(module: Any) -> bool:
+    return isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+
+
+def check_config_safety(config: dict[str, Any], path: Path) -> None:
+    """Raise :class:`UnsafeModelError` naming every non-built-in object in ``config``."""
+    found = find_unsafe_objects(config)
+    if found:
+        shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+        raise UnsafeModelError(
+            f"refusing to load a model that can run code: {shown}", file=path, hint=TRUST_HINT
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def model_file_in(directory: Path) -> Path | None:
+    """A run directory's model: ``model.keras``, else ``best.keras``."""
+    for name in RUN_MODEL_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def is_saved_model_dir(path: Path) -> bool:
+    return path.is_dir() and (
+        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
+    )
+
+
+def _keras_path(path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        found = model_file_in(p)
+        if found is not None:
+            return found
+        if is_saved_model_dir(p):
+            raise ModelLoadError(
+                "this is a TensorFlow SavedModel (an export format), not a Keras model",
+                file=p,
+                expected="a .keras file or a run directory",
+                hint="`dlcli predict`/`evaluate` can run it; to inspect or export, use the "
+                "run directory or .keras file it was exported from",
+            )
+        raise ModelLoadError(
+            "no model in this directory",
+            file=p,
+            expected="a run directory containing model.keras or best.keras",
+        )
+    if not p.exists():
+        raise ModelLoadError(
+            "model file not found",
+            file=p,
+            expected="a .keras file, a run directory, or an exported .tflite/.onnx/SavedModel",
+        )
+    return p
+
+
+def load_model_file(path: str | Path, *, trust: bool = False) -> Any:
+    """Load a Keras model (``.keras`` or a run directory) with every safety check.
+
+    ``trust=True`` (``--trust-model``) skips the config walk and Keras' ``safe_mode``.
+    """
+    p = _keras_path(path)
+    suffix = p.suffix.lower()
+    if p.name.endswith(".weights.h5"):
+        raise ModelLoadError(
+            "this file holds weights only, not a model",
+            file=p,
+            expected="a .keras file or a run directory",
+            hint="rebuild the model from its recipe and call model.load_weights()",
+        )
+    if suffix in LEGACY_SUFFIXES:
+        if not trust:
+            raise UnsafeModelError(
+                "legacy HDF5 (.h5) models are refused by default: their loader has no "
+                "safe mode and can deserialise code stored in the file",
+                file=p,
+                hint=f"re-save as .keras (model.save('model.keras')), or {TRUST_HINT}",
+            )
+        return _keras_load(p, safe_mode=False)
+    if suffix in EXPORTED_SUFFIXES:
+        raise ModelLoadError(
+            f"a {suffix} file is an exported model, not a Keras model",
+            file=p,
+            expected="a .keras file or a run directory",
+            hint="`dlcli predict`/`evaluate` can run it; other commands need the .keras file",
+        )
+    if suffix != ".keras":
+        raise ModelLoadError(
+            f"unknown model format {suffix or '(no extension)'!r}",
+            file=p,
+            expected="a .keras file, a run directory, .h5 (with --trust-model), "
+            ".tflite, .onnx or a SavedModel directory",
+        )
+    config = check_keras_archive(p)
+    if not trust:
+        check_config_safety(config, p)
+    return _keras_load(p, safe_mode=not trust)
+
+
+def _keras_load(path: Path, *, safe_mode: bool) -> Any:
+    from dlcli.backend import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
+        if safe_mode and "safe_mode" in str(exc):
+            raise UnsafeModelError(
+                f"Keras refused to load the model in safe mode ({text})",
+                file=path,
+                hint=TRUST_HINT,
+            ) from exc
+        hint = None
+        if "Could not locate" in str(exc) or "custom" in str(exc).lower():
+            hint = "the model uses custom classes that dlcli cannot import"
+        raise ModelLoadError(
+            f"Keras could not load the model ({text})", file=path, hint=hint
+        ) from exc
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+def resolve_model(
+    path: str | Path, *, trust: bool = False, labels: Path | None = None
+) -> LoadedModel:
+    """Find, check and load whatever ``path`` names, ready for ``predict_batch``.
+
+    ``path``: a run directory (its ``model.keras``, else ``best.keras``, with its
+    ``labels.json``), a ``.keras`` file (beside a run's ``labels.json`` it is treated as
+    part of that run), an exported ``.tflite``/``.onnx`` file or SavedModel directory (with
+    the metadata ``dlcli export`` wrote). ``labels`` (``--labels``) wins over stored class
+    names: a JSON list, a JSON object with ``class_names`` (its other keys, such as
+    ``image_size``, override the preprocessing), or a text file with one name per line.
+    Without any, ``class_names`` is None and callers use class indices.
+    """
+    from dlcli.modeling import runtimes
+
+    p = Path(path)
+    if not p.exists():
+        _keras_path(p)  # raises the not-found error
+    fmt = _format_of(p)
+    metadata: dict[str, Any] | None
+    if fmt == "keras":
+        model_path = _keras_path(p)
+        run_dir = _run_dir_of(model_path)
+        model = load_model_file(model_path, trust=trust)
+        runner = runtimes.keras_runner(model)
+        metadata = runtimes.read_json_object(run_dir / "labels.json") if run_dir else None
+    else:
+        model_path, run_dir, model = p, None, None
+        runner = runtimes.exported_runner(p, fmt)
+        metadata = runtimes.read_metadata(p)
+    preprocessing = runtimes.preprocessing_from_shape(runner.input_shape)
+    class_names: list[str] | None = None
+    if metadata is not None:
+        # A run's labels.json is all preprocessing; an export's metadata also describes the
+        # graph, the parity check and versions, which are not.
+        prep_keys = [k for k in metadata if k != "class_names"]
+        if fmt != "keras":
+            prep_keys = [k for k in prep_keys if k in PREPROCESSING_KEYS]
+        preprocessing.update({k: metadata[k] for k in prep_keys})
+        class_names = _names_or_none(metadata.get("class_names"), model_path)
+    if labels is not None:
+        label_names, label_prep = runtimes.read_labels_file(Path(labels))
+        class_names = label_names
+        preprocessing.update(label_prep)
+    _check_label_count(class_names, runner.output_units, labels or model_path)
+    return LoadedModel(
+        model=model,
+        class_names=class_names,
+        preprocessing=preprocessing,
+        run_dir=run_dir,
+        source=model_path,
+        format=fmt,
+        predict_batch=runner.predict,
+        output_units=runner.output_units,
+    )
+
+
+def _format_of(p: Path) -> str:
+    if p.is_dir():
+        if model_file_in(p) is None and is_saved_model_dir(p):
+            return "saved_model"
+        return "keras"
+    suffix = p.suffix.lower()
+    if suffix == ".tflite":
+        return "tflite"
+    if suffix == ".onnx":
+        return "onnx"
+    return "keras"
+
+
+def _run_dir_of(model_path: Path) -> Path | None:
+    parent = model_path.parent
+    if model_path.name in RUN_MODEL_FILES and (parent / "labels.json").is_file():
+        return parent
+    return None
+
+
+def _names_or_none(names: Any, where: Path) -> list[str] | None:
+    if names is None:
+        return None
+    if not isinstance(names, list) or not names:
+        raise ModelLoadError("class_names must be a non-empty list", file=where, received=names)
+    return [str(n) for n in names]
+
+
+def _check_label_count(names: list[str] | None, units: int | None, where: Path) -> None:
+    if names is None or units is None:
+        return
+    if len(names) == units or (units == 1 and len(names) == 2):
+        return
+    raise ModelLoadError(
+        "the number of class names does not match the model's output",
+        file=where,
+        expected=f"{units} class names (one per output unit)"
+        + (" or 2 for a one-unit binary output" if units == 1 else ""),
+        received=f"{len(names)} names: {names[:10]}",
+    )
