@@ -158,7 +158,7 @@ def test_crafted_configs_refused(tmp_path, image_model_file, edit, expected):
 
 
 def test_builtin_config_passes_the_check(image_model_file):
-    from dlcli.modeling.loading import check_keras_archive, find_unsafe_objects
+    from dlcli.modeling.safety import check_keras_archive, find_unsafe_objects
 
     assert find_unsafe_objects(check_keras_archive(image_model_file)) == []
 
@@ -189,7 +189,8 @@ def test_zip_bomb_member_refused(tmp_path):
 
 
 def test_too_many_members_refused(tmp_path):
-    from dlcli.modeling.loading import MAX_MEMBERS, load_model_file
+    from dlcli.modeling.loading import load_model_file
+    from dlcli.modeling.safety import MAX_MEMBERS
 
     members = {f"assets/{i}": b"" for i in range(MAX_MEMBERS + 1)}
     path = _write_zip(tmp_path / "many.keras", members, zipfile.ZIP_STORED)
