@@ -6,12 +6,46 @@ that ``dlcli --help`` loads): ``from dlcli.backend import tf, keras``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide C++ info/warning spam
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras
-import tensorflow as tf
 
-__all__ = ["keras", "tf"]
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines written straight to file descriptor 2.
+
+    TensorFlow 2.21 logs through absl before its logging is initialised, so
+    ``TF_CPP_MIN_LOG_LEVEL`` does not hide the "oneDNN custom operations are on" and
+    "Could not find cuda drivers" lines printed on import and device set-up. Python-level
+    errors are unaffected: they are raised, and printed after the descriptor is restored.
+    ``DLCLI_DEBUG=1`` shows everything.
+    """
+    if os.environ.get("DLCLI_DEBUG") == "1":
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with quiet_native_stderr():
+    import keras
+    import tensorflow as tf
+
+__all__ = ["keras", "quiet_native_stderr", "tf"]

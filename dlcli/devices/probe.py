@@ -46,11 +46,13 @@ def configure_logical_cpus(env: Mapping[str, str] = os.environ) -> None:
 
 def probe_devices() -> VisibleDevices:
     """Describe the GPUs (name, compute capability) and CPU devices TensorFlow sees."""
-    from dlcli.backend import tf
+    from dlcli.backend import quiet_native_stderr, tf
 
     configure_logical_cpus()
+    with quiet_native_stderr():  # "failed call to cuInit" on machines without a GPU
+        physical_gpus = tf.config.list_physical_devices("GPU")
     gpus = []
-    for i, dev in enumerate(tf.config.list_physical_devices("GPU")):
+    for i, dev in enumerate(physical_gpus):
         try:
             details = tf.config.experimental.get_device_details(dev)
         except Exception:

@@ -39,15 +39,12 @@ def load_source(source: Path, trust_model: bool, *, need_weights: bool) -> Sourc
                 hint="pass a run directory or a .keras file; --graph works with a recipe",
             )
         from dlcli.modeling.builder import build_model
+        from dlcli.modeling.inputs import recipe_input_shape
         from dlcli.recipe import load_recipe
 
         recipe = load_recipe(source)
-        input_shape = None
         data = recipe.data
-        if recipe.model.input is None and data is not None and data.image_size is not None:
-            channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[data.color_mode]
-            input_shape = (*data.image_size, channels)
-        model = build_model(recipe.model, input_shape, name=recipe.name)
+        model = build_model(recipe.model, recipe_input_shape(recipe), name=recipe.name)
         prep: dict[str, Any] = {}
         if data is not None and data.kind == "images":
             prep = {
