@@ -48,4 +48,9 @@ with quiet_native_stderr():
     import keras
     import tensorflow as tf
 
+    # Enumerating GPUs loads the CUDA driver (cuInit), which logs an error on machines without
+    # one. It does not initialise the runtime, so logical devices and multi-worker strategies
+    # can still be configured afterwards.
+    tf.config.list_physical_devices("GPU")
+
 __all__ = ["keras", "quiet_native_stderr", "tf"]
