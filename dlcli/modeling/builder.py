@@ -1,0 +1,310 @@
+"""Turn a resolved :class:`~dlcli.recipe.spec.ModelSpec` into a Keras functional model.
+
+Layer classes are looked up only through the catalog allow-list
+(:mod:`dlcli.recipe.catalog`), never by an arbitrary attribute name. Every failure is a
+:class:`~dlcli.errors.ModelBuildError` naming the layer (position, name, type), the
+recipe place it came from (``file:line:col`` and key path), the incoming shape(s) and,
+where one is known, a hint. Keras exceptions never escape.
+
+Positions count from 1 for the recipe's layers; 0 is the model input (as in
+``dlcli inspect``).
+
+The forgotten-Flatten rule: Keras applies ``Dense`` to the last axis of any tensor, so a
+``Dense`` after a 4-D feature map builds fine and the mistake would surface only as a
+confusing loss error at training time. dlcli models predict one label per sample (image
+or CSV row), so their output must be ``(batch, units)``. Hence: if the model output has
+rank > 2 *and* it was produced (through layers that kept rank > 2) from a ``Dense`` that
+received a rank > 2 input, the build fails at that ``Dense`` with the hint to add
+``Flatten`` or ``GlobalAveragePooling2D`` before it. A ``Dense`` on a sequence whose
+result is later flattened or pooled is left alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dlcli.errors import ModelBuildError
+from dlcli.recipe import catalog
+from dlcli.recipe.spec import INPUT, LayerSpec, ModelSpec
+
+_MERGING = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
+_SAME_SHAPE_MERGE = _MERGING - {"Concatenate", "Dot"}
+# Layer families whose name ends in ``<n>D`` and that want a (batch, *n spatial, channels) input.
+_SPATIAL = re.compile(
+    r"^(Conv|Convolution|SeparableConv|SeparableConvolution|DepthwiseConv|MaxPool|AvgPool|"
+    r"AveragePooling|MaxPooling|GlobalMaxPool|GlobalAvgPool|GlobalAveragePooling|"
+    r"GlobalMaxPooling|UpSampling|ZeroPadding|Cropping|SpatialDropout|AdaptiveAveragePooling|"
+    r"AdaptiveMaxPooling)([123])D(Transpose)?$"
+)
+_KERAS_NOISE = re.compile(r"\n\s*Arguments received by .*", re.S)
+
+
+def _shape_text(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _keras_message(exc: BaseException) -> str:
+    text = _KERAS_NOISE.sub("", str(exc)).strip()
+    text = " ".join(text.split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _error(
+    message: str,
+    spec: LayerSpec | None = None,
+    *,
+    position: int | None = None,
+    hint: str | None = None,
+    expected: str | None = None,
+) -> ModelBuildError:
+    where = spec.where if spec is not None else None
+    if spec is not None:
+        message = f"layer {position} '{spec.name}' ({spec.type}): {message}"
+    return ModelBuildError(
+        message,
+        file=where.file if where else None,
+        line=where.line if where else None,
+        column=where.column if where else None,
+        field=where.field if where else None,
+        expected=expected,
+        hint=hint,
+    )
+
+
+def _expected_rank(layer_type: str) -> int | None:
+    match = _SPATIAL.match(layer_type)
+    return int(match.group(2)) + 2 if match else None
+
+
+def _shape_hint(layer_type: str, shapes: list[tuple[int | None, ...]], text: str) -> str | None:
+    """A suggestion for the common ways layers fail to fit together."""
+    info = catalog.get_layer(layer_type)
+    cls = info.class_name if info else layer_type
+    ranks = [len(s) for s in shapes]
+    want = _expected_rank(cls)
+    if want is not None and ranks and ranks[0] != want:
+        spatial = want - 2
+        if ranks[0] < want:
+            return (
+                f"{cls} needs a {want}-D input (batch, {spatial} spatial axes, channels); "
+                "move it before Flatten/Dense, or add a Reshape"
+            )
+        return f"{cls} needs a {want}-D input; use the {ranks[0] - 2}D variant or Flatten first"
+    if "negative" in text or "too small" in text.lower():
+        return (
+            "the input is smaller than the kernel or pool window: use padding: same, "
+            "a smaller kernel_size, or fewer pooling layers"
+        )
+    if cls in _SAME_SHAPE_MERGE:
+        return (
+            f"{cls} needs inputs of the same shape: keep the branch's spatial size "
+            "(padding: same, strides 1) and match channels, e.g. project the shortcut with "
+            "a 1x1 Conv2D with the same filters and strides"
+        )
+    if cls == "Concatenate":
+        axis = info.args["axis"].default if info else -1
+        return f"Concatenate needs all axes equal except the concatenation axis ({axis})"
+    if cls in ("Dense", "EinsumDense") and "defined" in text:
+        return "the last axis must have a known size; check the Reshape/Flatten before it"
+    return None
+
+
+@dataclass
+class _Flow:
+    """A tensor plus the Dense that produced it from a rank > 2 input (forgotten Flatten)."""
+
+    tensor: Any
+    dense_on_map: tuple[int, LayerSpec, tuple[int | None, ...]] | None = None
+
+
+def instantiate_layer(spec: LayerSpec, *, position: int | None = None) -> Any:
+    """Create the Keras layer for ``spec`` (class from the catalog allow-list only)."""
+    from dlcli.backend import keras
+
+    info = catalog.get_layer(spec.type)
+    if info is None:
+        close = catalog.suggest(spec.type)
+        why = catalog.excluded().get(spec.type)
+        return_hint = f"did you mean {', '.join(close)}?" if close else "see `dlcli layers`"
+        raise _error(
+            f"unknown layer type{': ' + why if why else ''}",
+            spec,
+            position=position,
+            hint=None if why else return_hint,
+        )
+    unknown = [a for a in spec.args if a not in info.args]
+    if unknown:
+        close = catalog.suggest_arg(spec.type, unknown[0])
+        raise _error(
+            f"unknown argument {unknown[0]!r}",
+            spec,
+            position=position,
+            hint=f"did you mean {close[0]!r}?"
+            if close
+            else f"see `dlcli layers {info.class_name}`",
+        )
+    missing = [a for a in info.required_args if a not in spec.args]
+    if missing:
+        raise _error(f"missing required argument {missing[0]!r}", spec, position=position)
+    cls = getattr(keras.layers, info.name)
+    if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):  # pragma: no cover
+        raise _error("not a Keras layer class", spec, position=position)
+    try:
+        return cls(**spec.args, name=spec.name)
+    except Exception as exc:  # Keras raises ValueError/TypeError/others for bad values
+        raise _error(
+            f"invalid arguments: {_keras_message(exc)}",
+            spec,
+            position=position,
+            hint=f"see `dlcli layers {info.class_name}`",
+        ) from exc
+
+
+def _input_shape(spec: ModelSpec, input_shape: Sequence[int | None] | None) -> tuple:
+    shape = spec.input if spec.input is not None else input_shape
+    if shape is None:
+        raise ModelBuildError(
+            "the model has no input shape",
+            field="model.input",
+            hint="set model.input (e.g. [32, 32, 1]) or a data section that determines it",
+        )
+    shape = tuple(shape)
+    if not shape or any(d is not None and (not isinstance(d, int) or d < 1) for d in shape):
+        raise ModelBuildError(
+            "invalid input shape",
+            field="model.input",
+            expected="a list of positive integers (or null for a variable size)",
+            received=list(shape),
+        )
+    return shape
+
+
+def _static_shape(tensor: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in tensor.shape)
+
+
+def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> Any:
+    info = catalog.get_layer(spec.type)
+    shapes = [_static_shape(t) for t in incoming]
+    shape_text = ", ".join(_shape_text(s) for s in shapes)
+    cls = info.class_name if info else spec.type
+    merging = cls in _MERGING or (info is not None and info.category == "merging")
+    takes_several = merging or (info is not None and info.category == "attention")
+    if len(incoming) > 1 and not takes_several:
+        raise _error(
+            f"takes one input, received {len(incoming)}: {shape_text}",
+            spec,
+            position=position,
+            hint="merge them first with Add or Concatenate",
+        )
+    if merging and len(incoming) < 2:
+        raise _error(
+            f"needs at least 2 inputs, received 1 of shape {shape_text}",
+            spec,
+            position=position,
+            hint="list them with inputs: [layer_a, layer_b]",
+        )
+    try:
+        if len(incoming) == 1:
+            return layer(incoming[0])
+        if info is not None and info.multi_input_call:
+            return layer(*incoming)
+        return layer(incoming)
+    except Exception as exc:
+        text = _keras_message(exc)
+        plural = "s" if len(shapes) > 1 else ""
+        raise _error(
+            f"does not fit input{plural} of shape {shape_text}: {text}",
+            spec,
+            position=position,
+            hint=_shape_hint(spec.type, shapes, text),
+        ) from exc
+
+
+def build_model(
+    spec: ModelSpec, input_shape: Sequence[int | None] | None = None, *, name: str = "model"
+) -> Any:
+    """Build the functional ``keras.Model`` for ``spec`` (input: ``spec.input`` or the arg)."""
+    from dlcli.backend import keras
+
+    if not spec.layers:
+        raise ModelBuildError("the model has no layers", field="model.layers")
+    shape = _input_shape(spec, input_shape)
+    try:
+        model_input = keras.Input(shape=shape, name=INPUT)
+    except Exception as exc:
+        raise ModelBuildError(
+            f"invalid input shape: {_keras_message(exc)}", field="model.input"
+        ) from exc
+    flows: dict[str, _Flow] = {INPUT: _Flow(model_input)}
+    used: set[str] = set()
+    previous = INPUT
+    for position, layer_spec in enumerate(spec.layers, start=1):
+        if layer_spec.name in flows:
+            raise _error("duplicate layer name", layer_spec, position=position)
+        names = list(layer_spec.inputs) or [previous]
+        for ref in names:
+            if ref not in flows:
+                close = difflib.get_close_matches(ref, list(flows), n=1)
+                raise _error(
+                    f"input {ref!r} is not an earlier layer",
+                    layer_spec,
+                    position=position,
+                    hint=f"did you mean {close[0]!r}?" if close else None,
+                )
+        used.update(names)
+        incoming = [flows[n] for n in names]
+        layer = instantiate_layer(layer_spec, position=position)
+        out = _call(layer, layer_spec, position, [f.tensor for f in incoming])
+        if isinstance(out, (list, tuple)):
+            out = out[0]  # e.g. attention with scores: the first output flows on
+        flows[layer_spec.name] = _Flow(out, _dense_origin(layer_spec, position, incoming, out))
+        previous = layer_spec.name
+    _check_unused(spec, used)
+    final = flows[previous]
+    if final.dense_on_map is not None:
+        position, dense_spec, in_shape = final.dense_on_map
+        raise _error(
+            f"Dense applied to a {len(in_shape)}-D input of shape {_shape_text(in_shape)}, "
+            f"so the model output has shape {_shape_text(_static_shape(final.tensor))}",
+            dense_spec,
+            position=position,
+            expected="a model output of shape (batch, units): one prediction per sample",
+            hint="add Flatten or GlobalAveragePooling2D before Dense",
+        )
+    try:
+        return keras.Model(inputs=model_input, outputs=final.tensor, name=name)
+    except Exception as exc:
+        raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
+
+
+def _dense_origin(
+    spec: LayerSpec, position: int, incoming: list[_Flow], out: Any
+) -> tuple[int, LayerSpec, tuple[int | None, ...]] | None:
+    if len(_static_shape(out)) <= 2:
+        return None
+    info = catalog.get_layer(spec.type)
+    in_shape = _static_shape(incoming[0].tensor)
+    if info is not None and info.class_name == "Dense" and len(in_shape) > 2:
+        return (position, spec, in_shape)
+    for flow in incoming:
+        if flow.dense_on_map is not None:
+            return flow.dense_on_map
+    return None
+
+
+def _check_unused(spec: ModelSpec, used: set[str]) -> None:
+    """A layer whose output goes nowhere (and is not the output) is a wiring mistake."""
+    for position, layer_spec in enumerate(spec.layers[:-1], start=1):
+        if layer_spec.name not in used:
+            raise _error(
+                "its output is not used by any later layer",
+                layer_spec,
+                position=position,
+                hint="name it in a later layer's inputs, or remove it; "
+                "the model output is the last layer",
+            )

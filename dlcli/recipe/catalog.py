@@ -1,0 +1,142 @@
+"""The layers a recipe may name, and their constructor arguments (no TensorFlow here).
+
+Data comes from ``catalog.json`` (generated from Keras by ``python -m
+dlcli.recipe.gen_catalog``; see that module for what is excluded and why), read once on
+first use. ``dlcli layers`` and recipe validation run on this alone, so neither pays for
+importing TensorFlow.
+
+Each layer's ``args`` holds its own constructor arguments (``kind`` ``"positional"`` or
+``"keyword"``) and, when the constructor forwards ``**kwargs`` to ``keras.layers.Layer``,
+the arguments every layer accepts there (``kind`` ``"common"``: ``name``, ``dtype``,
+``trainable``, ``autocast``, ``activity_regularizer``). An argument not in ``args`` is
+not accepted. ``default`` is the JSON value of the default; when the Python default has no
+JSON form, ``default`` is None and ``default_repr`` holds its ``repr``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+
+
+@dataclass(frozen=True)
+class ArgInfo:
+    name: str
+    default: Any = None
+    required: bool = False
+    kind: str = "positional"  # positional | keyword | common
+    default_repr: str | None = None
+
+    @property
+    def default_text(self) -> str:
+        """How the default reads in a recipe (YAML-ish), for listings."""
+        if self.required:
+            return "required"
+        if self.default_repr is not None:
+            return self.default_repr
+        return json.dumps(self.default)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    args: dict[str, ArgInfo]
+    first_arg: str | None
+    accepts_kwargs: bool
+    doc: str
+    category: str = "other"
+    alias_of: str | None = None  # canonical class name when ``name`` is an alias
+    call_args: tuple[str, ...] = field(default=("inputs",))
+
+    @property
+    def class_name(self) -> str:
+        return self.alias_of or self.name
+
+    @property
+    def required_args(self) -> list[str]:
+        return [a.name for a in self.args.values() if a.required]
+
+    @property
+    def multi_input_call(self) -> bool:
+        """True when ``call`` takes several tensors as separate arguments (attention)."""
+        return len(self.call_args) > 1
+
+
+@lru_cache(maxsize=1)
+def _raw() -> dict[str, Any]:
+    with open(CATALOG_PATH, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _arg(entry: dict[str, Any]) -> ArgInfo:
+    return ArgInfo(
+        name=entry["name"],
+        default=entry.get("default"),
+        required=bool(entry["required"]),
+        kind=entry["kind"],
+        default_repr=entry.get("default_repr"),
+    )
+
+
+@lru_cache(maxsize=1024)
+def get_layer(name: str) -> LayerInfo | None:
+    """The catalog entry for a layer class name (exact, case-sensitive), or None."""
+    entry = _raw()["layers"].get(name)
+    if entry is None:
+        return None
+    return LayerInfo(
+        name=name,
+        args={a["name"]: _arg(a) for a in entry["args"]},
+        first_arg=entry["first_arg"],
+        accepts_kwargs=bool(entry["accepts_kwargs"]),
+        doc=entry["doc"],
+        category=entry["category"],
+        alias_of=entry["alias_of"],
+        call_args=tuple(entry["call_args"]),
+    )
+
+
+def layer_names() -> list[str]:
+    """Every usable layer name (aliases included), sorted."""
+    return sorted(_raw()["layers"])
+
+
+def common_args() -> dict[str, ArgInfo]:
+    """Arguments every layer whose constructor takes ``**kwargs`` accepts."""
+    return {a["name"]: _arg(a) for a in _raw()["common_args"]}
+
+
+def excluded() -> dict[str, str]:
+    """Keras layer names a recipe may not use, with the reason."""
+    return dict(_raw()["excluded"])
+
+
+def keras_version() -> str:
+    return str(_raw()["keras_version"])
+
+
+def suggest(name: str, n: int = 3) -> list[str]:
+    """Up to ``n`` layer names close to ``name`` (case-insensitive), best first."""
+    names = layer_names()
+    by_lower: dict[str, str] = {}
+    for candidate in names:
+        by_lower.setdefault(candidate.lower(), candidate)
+    exact = by_lower.get(name.lower())
+    if exact is not None and exact != name:
+        return [exact]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
+    return [by_lower[c] for c in close]
+
+
+def suggest_arg(layer: str, arg: str, n: int = 3) -> list[str]:
+    """Up to ``n`` argument names of ``layer`` close to ``arg``."""
+    info = get_layer(layer)
+    if info is None:
+        return []
+    return difflib.get_close_matches(arg, list(info.args), n=n, cutoff=0.6)

@@ -1,0 +1,190 @@
+"""Generate ``catalog.json``: the layer classes a recipe may name, with their arguments.
+
+Run ``python -m dlcli.recipe.gen_catalog`` after upgrading Keras and commit the result.
+A test regenerates the catalog in memory and compares it with the committed file, so the
+two cannot drift apart silently.
+
+The catalog is an allow-list: every public class in ``keras.layers`` that is a ``Layer``,
+minus :data:`EXCLUDED` (layers that run code from their arguments or need Python objects
+a YAML file cannot express). A new Keras class appears here only after regeneration, and
+the builder looks classes up only through the catalog, never by arbitrary name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+FORMAT_VERSION = 1
+
+# name -> why a recipe may not use it. Reviewed by hand: each entry is a decision.
+EXCLUDED: dict[str, str] = {
+    "Lambda": "runs arbitrary Python code",
+    "TFSMLayer": "loads and runs a SavedModel from a path",
+    "TorchModuleWrapper": "wraps (and unpickles) a PyTorch module",
+    "JaxLayer": "calls an arbitrary JAX function",
+    "FlaxLayer": "calls an arbitrary Flax module",
+    "Layer": "abstract base class",
+    "InputLayer": "the model input is set by `model.input` or the data section",
+    "InputSpec": "not a layer",
+    "Wrapper": "abstract base class for wrappers",
+    "RNN": "needs a cell object; use LSTM, GRU or SimpleRNN",
+    "Bidirectional": "needs a layer object as argument",
+    "TimeDistributed": "needs a layer object as argument",
+    "SpectralNormalization": "needs a layer object as argument",
+    "StackedRNNCells": "needs cell objects as arguments",
+    "Pipeline": "needs layer objects as arguments; list the layers instead",
+    "GRUCell": "an RNN cell needs recurrent state; use GRU",
+    "LSTMCell": "an RNN cell needs recurrent state; use LSTM",
+    "SimpleRNNCell": "an RNN cell needs recurrent state; use SimpleRNN",
+    "MaxNumBoundingBoxes": "works on bounding-box dictionaries, not image tensors",
+    "TextVectorization": "needs string input; dlcli feeds numeric tensors",
+    "StringLookup": "needs string input; dlcli feeds numeric tensors",
+    "HashedCrossing": "needs a tuple of categorical inputs",
+}
+
+
+def _json_default(value: Any) -> tuple[bool, Any]:
+    """(True, JSON value) when ``value`` round-trips through JSON, else (False, repr)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True, value
+    if isinstance(value, float):
+        return (True, value) if math.isfinite(value) else (False, repr(value))
+    if isinstance(value, (tuple, list)):
+        items = [_json_default(v) for v in value]
+        if all(ok for ok, _ in items):
+            return True, [v for _, v in items]
+    return False, repr(value)
+
+
+def _arg_entry(param: inspect.Parameter, kind: str) -> dict[str, Any]:
+    required = param.default is inspect.Parameter.empty
+    entry: dict[str, Any] = {"name": param.name, "required": required, "kind": kind}
+    if not required:
+        ok, value = _json_default(param.default)
+        if ok:
+            entry["default"] = value
+        else:
+            entry["default"] = None
+            entry["default_repr"] = value
+    return entry
+
+
+def _category(module: str) -> str:
+    parts = module.split(".")
+    if "image_preprocessing" in parts:
+        return "image_preprocessing"
+    if len(parts) > 3 and parts[:3] == ["keras", "src", "layers"]:
+        return parts[3]
+    return "other"
+
+
+def _doc(cls: type) -> str:
+    doc = inspect.getdoc(cls) or ""
+    first = doc.strip().split("\n\n", 1)[0]
+    return " ".join(first.split())
+
+
+def _common_args(keras: Any) -> list[dict[str, Any]]:
+    """Keyword arguments of ``keras.layers.Layer`` that reach it through ``**kwargs``."""
+    sig = inspect.signature(keras.layers.Layer.__init__)
+    return [
+        _arg_entry(p, "common")
+        for p in sig.parameters.values()
+        if p.name != "self" and p.kind is p.KEYWORD_ONLY
+    ]
+
+
+def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[str, Any]:
+    sig = inspect.signature(cls.__init__)
+    args: list[dict[str, Any]] = []
+    first_arg = None
+    accepts_kwargs = False
+    for param in list(sig.parameters.values())[1:]:
+        if param.kind is param.VAR_KEYWORD:
+            accepts_kwargs = True
+            continue
+        if param.kind is param.VAR_POSITIONAL:
+            continue
+        kind = "keyword" if param.kind is param.KEYWORD_ONLY else "positional"
+        if first_arg is None and kind == "positional":
+            first_arg = param.name
+        args.append(_arg_entry(param, kind))
+    if accepts_kwargs:
+        own = {a["name"] for a in args}
+        args += [dict(c) for c in common if c["name"] not in own]
+    call_sig = inspect.signature(cls.call)
+    call_args = [
+        p.name
+        for p in list(call_sig.parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is inspect.Parameter.empty
+    ]
+    return {
+        "class": cls.__name__,
+        "alias_of": cls.__name__ if cls.__name__ != public else None,
+        "category": _category(cls.__module__),
+        "doc": _doc(cls),
+        "first_arg": first_arg,
+        "accepts_kwargs": accepts_kwargs,
+        "call_args": call_args,
+        "args": args,
+    }
+
+
+def generate() -> dict[str, Any]:
+    """Introspect the installed Keras and return the catalog as a JSON-able dict."""
+    import dlcli.backend  # noqa: F401  (sets KERAS_BACKEND before keras loads)
+    from dlcli.backend import keras
+
+    common = _common_args(keras)
+    layers: dict[str, Any] = {}
+    for public in sorted(n for n in dir(keras.layers) if not n.startswith("_")):
+        obj = getattr(keras.layers, public)
+        if public in EXCLUDED or not inspect.isclass(obj):
+            continue
+        if not issubclass(obj, keras.layers.Layer):
+            continue
+        layers[public] = _layer_entry(public, obj, common)
+    return {
+        "format": FORMAT_VERSION,
+        "keras_version": keras.__version__,
+        "common_args": common,
+        "excluded": dict(sorted(EXCLUDED.items())),
+        "layers": layers,
+    }
+
+
+def render(catalog: dict[str, Any]) -> str:
+    """JSON text with one line per layer: small, and diffs show which layers changed."""
+
+    def one_line(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    entries = []
+    for key, value in catalog.items():
+        if key == "layers":
+            items = ",\n".join(f"  {one_line(k)}: {one_line(v)}" for k, v in value.items())
+            entries.append(f' "layers": {{\n{items}\n }}')
+        else:
+            entries.append(f" {one_line(key)}: {one_line(value)}")
+    lines = ["{", ",\n".join(entries), "}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    from dlcli.atomic import write_text
+
+    catalog = generate()
+    write_text(CATALOG_PATH, render(catalog))
+    print(f"wrote {CATALOG_PATH}: {len(catalog['layers'])} layers", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The JSON Schema of the user-facing recipe format, for editors (``dlcli schema``).
+
+It describes what a person writes (shorthands, blocks, flat optimizer arguments), not the
+resolved types: ``data``/``train`` come from the pydantic models with those differences
+patched in, and each catalog layer gets its own argument schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlcli.recipe import catalog
+from dlcli.recipe.sections import OPTIMIZERS
+from dlcli.recipe.spec import DataSpec, TrainSpec
+
+SCHEMA_ID = "https://dlcli.invalid/schema/recipe-v1.json"
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.\\-]*$"}
+_INPUTS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+
+
+def _layer_args(name: str) -> dict[str, Any]:
+    info = catalog.get_layer(name)
+    assert info is not None
+    props: dict[str, Any] = {}
+    for arg in info.args.values():
+        if arg.name == "name":
+            continue
+        prop: dict[str, Any] = {}
+        if not arg.required and arg.default_repr is None:
+            prop["default"] = arg.default
+        props[arg.name] = prop
+    props["name"] = {**_NAME, "description": "layer name (default: generated, Keras-style)"}
+    props["inputs"] = {**_INPUTS, "description": "earlier layer name(s); default: previous"}
+    mapping: dict[str, Any] = {
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+    }
+    required = [a for a in info.required_args if a != "name"]
+    if required:
+        mapping["required"] = required
+    options: list[dict[str, Any]] = [mapping]
+    if not required:
+        options.append({"type": "null"})
+    if info.first_arg:
+        options.append({"not": {"type": ["object", "null"]}, "description": info.first_arg})
+    return {"description": info.doc, "anyOf": options}
+
+
+def _entry_schema(*, with_blocks: bool) -> dict[str, Any]:
+    props = {n: {"$ref": f"#/$defs/layer.{n}"} for n in catalog.layer_names()}
+    block_use = {
+        "anyOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "properties": {"repeat": {"type": "integer", "minimum": 1}, "name": _NAME},
+                "additionalProperties": False,
+            },
+        ]
+    }
+    return {
+        "anyOf": [
+            {"type": "string", "description": "a layer (or block) name without arguments"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": props,
+                "additionalProperties": block_use if with_blocks else False,
+            },
+        ]
+    }
+
+
+def _section(cls: Any) -> dict[str, Any]:
+    schema = cls.model_json_schema(mode="validation")
+    defs = schema.pop("$defs", {})
+    return _inline(schema, defs)
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a recipe file as a person writes it."""
+    layer_entry = {"$ref": "#/$defs/layer_entry"}
+    block_entry = {"$ref": "#/$defs/block_entry"}
+    data = _section(DataSpec)
+    data["properties"]["augment"] = {
+        "type": "array",
+        "items": block_entry,
+        "default": [],
+    }
+    for key in ("train", "validation"):
+        data["properties"][key] = {
+            "anyOf": [{"type": "string"}, {"type": "null"}]
+            if key == "validation"
+            else [{"type": "string"}],
+            "description": "path, relative to the recipe file",
+        }
+    train = _section(TrainSpec)
+    train["properties"]["optimizer"] = {
+        "anyOf": [
+            {"type": "string", "enum": list(OPTIMIZERS)},
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string", "enum": list(OPTIMIZERS)}},
+                "additionalProperties": True,
+                "description": "name plus the optimizer's arguments, e.g. learning_rate",
+            },
+        ],
+        "default": "adam",
+    }
+    train["properties"]["metrics"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "default": ["accuracy"],
+    }
+    model = {
+        "type": "object",
+        "properties": {
+            "input": {
+                "type": "array",
+                "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+                "description": "input shape without the batch axis; default: from the data",
+            },
+            "blocks": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": block_entry, "minItems": 1},
+            },
+            "layers": {"type": "array", "items": layer_entry, "minItems": 1},
+        },
+        "required": ["layers"],
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "dlcli recipe",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "seed": {"type": "integer", "minimum": 0, "default": 42},
+            "data": {"anyOf": [data, {"type": "null"}]},
+            "model": model,
+            "train": train,
+        },
+        "required": ["name", "model"],
+        "additionalProperties": False,
+        "$defs": {
+            "layer_entry": _entry_schema(with_blocks=True),
+            "block_entry": _entry_schema(with_blocks=False),
+            **{f"layer.{n}": _layer_args(n) for n in catalog.layer_names()},
+        },
+    }

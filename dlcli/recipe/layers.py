@@ -1,0 +1,350 @@
+"""Layer entries -> resolved :class:`LayerSpec` lists: shorthands, blocks, names, graph checks.
+
+A layer entry is ``LayerName``, ``{LayerName: scalar}`` (the first constructor argument),
+``{LayerName: null}`` or ``{LayerName: {args..., name:, inputs:}}``. In ``model.layers`` an
+entry may instead use a block from ``model.blocks`` (``- res`` or ``- res: {repeat: 2}``),
+which is expanded inline. Every layer ends up with a unique name and explicit inputs that
+name only earlier layers, so a recipe graph can never contain a cycle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlcli.errors import Problem
+from dlcli.recipe import catalog
+from dlcli.recipe.spec import INPUT
+from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
+
+BLOCK_INPUT = "block_input"
+RESERVED = (INPUT, BLOCK_INPUT)
+BLOCK_ARGS = ("repeat", "name")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def snake_case(class_name: str) -> str:
+    """Keras' automatic layer-name base: ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _close(word: str, candidates: Any) -> list[str]:
+    return difflib.get_close_matches(word, sorted(candidates), n=3, cutoff=0.6)
+
+
+def did_you_mean(word: str, candidates: list[str] | set[str]) -> str | None:
+    close = _close(word, candidates)
+    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
+
+
+@dataclass
+class _Entry:
+    type: str
+    args: dict[str, Any]
+    name: str | None
+    inputs: list[str] | None
+    path: KeyPath  # the entry, e.g. ("model", "layers", 3)
+
+
+@dataclass
+class _BlockUse:
+    block: str
+    repeat: int
+    name: str | None
+    path: KeyPath
+
+
+@dataclass
+class _Instance:
+    prefix: str
+    block: str
+    path: KeyPath
+    local_names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Placed:
+    entry: _Entry
+    instance: _Instance | None
+    local: str = ""
+    full: str = ""
+
+
+class LayerParser:
+    """Parses layer entries, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, positions: Positions, problems: list[Problem]) -> None:
+        self.positions = positions
+        self.problems = problems
+
+    def problem(self, path: KeyPath, message: str, **kw: Any) -> None:
+        self.problems.append(make_problem(self.positions, path, message, **kw))
+
+    # ----- single entries -------------------------------------------------------------
+    def entry(
+        self,
+        raw: Any,
+        path: KeyPath,
+        *,
+        blocks: set[str] | frozenset[str] = frozenset(),
+        allow_inputs: bool = True,
+        other_blocks: set[str] | frozenset[str] = frozenset(),
+    ) -> _Entry | _BlockUse | None:
+        if isinstance(raw, str):
+            key, value = raw, None
+        elif isinstance(raw, dict) and len(raw) == 1:
+            key, value = next(iter(raw.items()))
+        elif isinstance(raw, dict) and raw:
+            keys = list(raw)
+            self.problem(
+                path,
+                f"a layer entry has one key, the layer name; received keys {keys}",
+                expected="{LayerName: {arg: value, ...}}",
+                hint=f"indent the arguments of {keys[0]!r} under it, further than its name",
+            )
+            return None
+        else:
+            self.problem(
+                path, "bad layer entry", expected="LayerName or {LayerName: args}", received=raw
+            )
+            return None
+        if key in blocks:
+            return self._block_use(key, value, path)
+        if key in other_blocks:
+            self.problem(
+                path,
+                f"block {key!r} used inside a block; blocks cannot use other blocks",
+                hint="list its layers here, or use both blocks one after another in model.layers",
+            )
+            return None
+        info = catalog.get_layer(key)
+        if info is None:
+            return self._unknown_layer(key, path, blocks)
+        args_path = (*path, key)
+        if value is None:
+            args: dict[str, Any] = {}
+        elif isinstance(value, dict):
+            args = dict(value)
+        elif info.first_arg is None:
+            self.problem(
+                args_path,
+                f"{key} takes no positional argument, so a bare value cannot be given",
+                received=value,
+                hint=f"write `- {key}` or `- {key}: {{argument: value}}`",
+            )
+            return None
+        else:
+            args = {info.first_arg: value}
+        name = self._name(args.pop("name", None), (*args_path, "name"))
+        inputs = None
+        if "inputs" in args:
+            raw_inputs = args.pop("inputs")
+            if not allow_inputs:
+                self.problem(
+                    (*args_path, "inputs"),
+                    "augmentation layers run one after another; 'inputs' is not allowed here",
+                )
+            else:
+                inputs = self._inputs(raw_inputs, (*args_path, "inputs"))
+        ok = name is not False and inputs is not False
+        for arg in args:
+            if arg not in info.args:
+                hint = did_you_mean(arg, list(info.args))
+                if arg == "repeat":
+                    hint = "`repeat` applies to blocks (model.blocks), not to single layers"
+                self.problem(
+                    (*args_path, arg),
+                    f"unknown argument {arg!r} for {key}",
+                    key=True,
+                    hint=hint or f"see `dlcli layers {key}` for its arguments",
+                )
+                ok = False
+        misspelt = {m for arg in args if arg not in info.args for m in _close(arg, info.args)}
+        missing = [
+            a for a in info.required_args if a not in args and a != "name" and a not in misspelt
+        ]
+        for arg in missing:
+            self.problem(
+                args_path,
+                f"{key} needs the argument {arg!r}",
+                hint=f"e.g. `- {key}: {{{arg}: ...}}`",
+            )
+            ok = False
+        if not ok:
+            return None
+        return _Entry(key, args, name or None, inputs or None, path)
+
+    def _unknown_layer(self, key: Any, path: KeyPath, blocks: set[str]) -> None:
+        if not isinstance(key, str):
+            self.problem(path, "bad layer entry", expected="a layer name", received=key)
+            return None
+        excluded = catalog.excluded().get(key)
+        if excluded:
+            self.problem(path, f"layer {key!r} cannot be used in a recipe: {excluded}")
+            return None
+        suggestions = catalog.suggest(key)
+        close_blocks = difflib.get_close_matches(key, sorted(blocks), n=2, cutoff=0.6)
+        names = suggestions + close_blocks
+        hint = (
+            f"did you mean {' or '.join(repr(n) for n in names)}?"
+            if names
+            else "`dlcli layers` lists the layer names"
+        )
+        self.problem(path, f"unknown layer {key!r}", hint=hint)
+        return None
+
+    def _name(self, raw: Any, path: KeyPath) -> str | bool | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not _NAME_RE.match(raw):
+            self.problem(
+                path,
+                "bad layer name",
+                expected="letters, digits, '_', '.', '-' (no '/')",
+                received=raw,
+            )
+            return False
+        if raw in RESERVED:
+            self.problem(path, f"{raw!r} is reserved and cannot name a layer")
+            return False
+        return raw
+
+    def _inputs(self, raw: Any, path: KeyPath) -> list[str] | bool:
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            self.problem(
+                path, "bad inputs", expected="a layer name or a list of layer names", received=raw
+            )
+            return False
+        return list(items)
+
+    def _block_use(self, block: str, value: Any, path: KeyPath) -> _BlockUse | None:
+        args_path = (*path, block)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.problem(
+                args_path, "bad block entry", expected="{repeat: N, name: prefix}", received=value
+            )
+            return None
+        ok = True
+        for key in value:
+            if key not in BLOCK_ARGS:
+                hint = did_you_mean(key, list(BLOCK_ARGS)) or "a block entry takes only these"
+                self.problem(
+                    (*args_path, key),
+                    f"unknown block argument {key!r}",
+                    key=True,
+                    expected="'repeat' or 'name'",
+                    hint=hint,
+                )
+                ok = False
+        repeat = value.get("repeat", 1)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000:
+            self.problem(
+                (*args_path, "repeat"), "bad repeat", expected="an integer >= 1", received=repeat
+            )
+            ok = False
+        name = self._name(value.get("name"), (*args_path, "name"))
+        if not ok or name is False:
+            return None
+        return _BlockUse(block, repeat, name or None, path)
+
+    # ----- block definitions -----------------------------------------------------------
+    def blocks(self, raw: Any, path: KeyPath) -> dict[str, list[_Entry] | None]:
+        """Parse ``model.blocks``; a block with problems maps to None (used, not re-reported)."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(path, "bad blocks", expected="a mapping of block name -> list of layers")
+            return {}
+        result: dict[str, list[_Entry] | None] = {}
+        for name, body in raw.items():
+            bpath = (*path, name)
+            if catalog.get_layer(name) is not None or name in RESERVED or not _NAME_RE.match(name):
+                self.problem(
+                    bpath,
+                    f"block name {name!r} is not allowed (a Keras layer or a reserved name)",
+                    key=True,
+                    hint="choose another block name, e.g. 'res' or 'stage'",
+                )
+                continue
+            result[name] = None  # a known block name; None until its body checks out
+            if not isinstance(body, list) or not body:
+                self.problem(bpath, "a block is a non-empty list of layer entries", received=body)
+                continue
+            entries: list[_Entry] = []
+            for i, raw_entry in enumerate(body):
+                entry = self.entry(raw_entry, (*bpath, i), other_blocks=set(raw))
+                if entry is None:
+                    continue
+                entries.append(entry)  # type: ignore[arg-type]
+            if len(entries) != len(body):
+                continue
+            if self._block_refs_ok(entries):
+                result[name] = entries
+        return result
+
+    def _block_refs_ok(self, entries: list[_Entry]) -> bool:
+        """Local names unique; inputs name earlier layers of the block or block_input."""
+        ok = True
+        seen: dict[str, KeyPath] = {}
+        local = local_names(entries)
+        for entry, name in zip(entries, local, strict=True):
+            ipath = (*entry.path, entry.type, "inputs")
+            for j, ref in enumerate(entry.inputs or []):
+                rpath = ipath if len(entry.inputs or []) == 1 else (*ipath, j)
+                if ref == BLOCK_INPUT or ref in seen:
+                    continue
+                ok = False
+                if ref == name:
+                    self.problem(rpath, f"layer {name!r} cannot take its own output as input")
+                elif ref in local:
+                    self.problem(
+                        rpath,
+                        f"forward reference to {ref!r}: a layer may only use earlier layers",
+                    )
+                else:
+                    hint = did_you_mean(ref, [*seen, BLOCK_INPUT])
+                    self.problem(
+                        rpath,
+                        f"unknown input {ref!r}",
+                        hint=hint
+                        or "inside a block, inputs name earlier layers of the same "
+                        "block or block_input",
+                    )
+            if name in seen:
+                self.problem(
+                    (*entry.path, entry.type, "name"),
+                    f"duplicate layer name {name!r} in this block "
+                    f"(first at {format_path(seen[name])})",
+                )
+                ok = False
+            seen[name] = entry.path
+        return ok
+
+
+def local_names(entries: list[_Entry]) -> list[str]:
+    """Names inside one scope: given ones, the rest generated Keras-style around them."""
+    taken = {e.name for e in entries if e.name}
+    counts: dict[str, int] = {}
+    names = []
+    for entry in entries:
+        if entry.name:
+            names.append(entry.name)
+            continue
+        info = catalog.get_layer(entry.type)
+        base = snake_case(info.class_name if info else entry.type)
+        while True:
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            candidate = base if n == 0 else f"{base}_{n}"
+            if candidate not in taken:
+                break
+        taken.add(candidate)
+        names.append(candidate)
+    return names

@@ -1,0 +1,143 @@
+"""The resolved recipe: what every engine reads after loading and validation.
+
+These pydantic models describe a recipe *after* defaults, the file, ``--set`` overrides and
+named flags were merged, blocks expanded and every layer given a name and explicit inputs.
+The user-facing YAML syntax (shorthands, blocks, ``repeat``) is parsed into these by
+:mod:`dlcli.recipe.loader`; nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+INPUT = "input"  # the name a layer uses in ``inputs`` to mean the model input
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceRef(_Strict):
+    """Where something came from in the recipe file, for error messages."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+
+
+class LayerSpec(_Strict):
+    """One Keras layer: class name, constructor arguments, name and incoming layers."""
+
+    type: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    name: str
+    inputs: list[str] = Field(default_factory=list)
+    where: SourceRef = Field(default_factory=SourceRef)
+
+    def __eq__(self, other: object) -> bool:
+        # ``where`` is provenance (which file and line), not part of what the layer is.
+        if not isinstance(other, LayerSpec):
+            return NotImplemented
+        return self.model_dump(exclude={"where"}) == other.model_dump(exclude={"where"})
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class DataSpec(_Strict):
+    kind: Literal["images", "csv"] = "images"
+    train: Path
+    validation: Path | None = None
+    validation_split: float | None = Field(default=None, gt=0.0, lt=1.0)
+    image_size: tuple[int, int] | None = None
+    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
+    batch_size: int = Field(default=32, ge=1)
+    shuffle: bool = True
+    cache: Literal["memory", "disk", "none"] = "memory"
+    augment: list[LayerSpec] = Field(default_factory=list)
+    label: str = "label"
+    features: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_validation_source(self) -> DataSpec:
+        if self.validation is not None and self.validation_split is not None:
+            raise ValueError("give either 'validation' or 'validation_split', not both")
+        return self
+
+
+class ModelSpec(_Strict):
+    input: tuple[int | None, ...] | None = None
+    layers: list[LayerSpec]
+
+
+class OptimizerSpec(_Strict):
+    name: str = "adam"
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class EarlyStoppingSpec(_Strict):
+    monitor: str = "val_loss"
+    patience: int = Field(default=5, ge=0)
+    min_delta: float = Field(default=0.0, ge=0.0)
+    restore_best: bool = True
+
+
+class LRScheduleSpec(_Strict):
+    kind: Literal["constant", "cosine", "step", "exponential"] = "constant"
+    warmup_epochs: float = Field(default=0.0, ge=0.0)
+    decay_rate: float = Field(default=0.5, gt=0.0, le=1.0)
+    step_epochs: float = Field(default=10.0, gt=0.0)
+    min_lr: float = Field(default=0.0, ge=0.0)
+
+
+class CheckpointSpec(_Strict):
+    monitor: str = "val_loss"
+    best: bool = True
+    last: bool = True
+
+
+class TrainSpec(_Strict):
+    epochs: int = Field(default=10, ge=1)
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
+    early_stopping: EarlyStoppingSpec | None = None
+    lr_schedule: LRScheduleSpec | None = None
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    seed: int | None = None
+    device: str = "auto"
+    mixed_precision: Literal["auto", "off", "float16", "bfloat16"] = "auto"
+    jit_compile: Literal["auto", "on", "off"] = "auto"
+    distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
+    devices: list[str] | None = None
+
+
+class Recipe(_Strict):
+    name: str
+    seed: int = 42
+    data: DataSpec | None = None
+    model: ModelSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    source: Path | None = None
+
+    @property
+    def effective_seed(self) -> int:
+        return self.train.seed if self.train.seed is not None else self.seed
+
+    def __eq__(self, other: object) -> bool:
+        # Equal recipes describe the same run; ``source`` (the file it came from) is provenance.
+        if not isinstance(other, Recipe):
+            return NotImplemented
+        fields = [f for f in type(self).model_fields if f != "source"]
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_yaml(self) -> str:
+        """The resolved recipe as YAML (explicit layers, absolute paths); loads back equal."""
+        from dlcli.recipe.dump import recipe_to_yaml
+
+        return recipe_to_yaml(self)
