@@ -1,0 +1,154 @@
+"""``dlcli evaluate MODEL``: accuracy, loss, per-class scores and a confusion matrix."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import typer
+
+EXIT_SKIPPED = 3
+EXIT_STRICT = 1
+OUTPUT_FILES = ("confusion.png", "evaluation.json")
+
+HELP = "\n\n".join(
+    [
+        "Score a model on labelled data: accuracy, loss, the model's other compiled metrics, "
+        "per-class precision/recall/F1/support with macro and weighted averages, and a "
+        "confusion matrix.",
+        "MODEL is a run directory or a .keras file (class names from the run's labels.json, "
+        "--labels, or the output indices 0..N-1). Data: --data DIR (one sub-folder per class, "
+        "names matching the model's classes), --data FILE.csv (tabular models), or by default "
+        "the run's own validation data (recipe data.validation, or its validation_split "
+        "re-derived with the recipe's seed).",
+        "Writes confusion.png and evaluation.json into --out DIR, else into the run directory "
+        "(a bare .keras file without --out writes nothing). --json prints every number as JSON "
+        "(accuracy, loss, per_class, confusion_matrix, ...). Loss is sparse categorical "
+        "crossentropy on the model's probabilities (logits get a softmax first).",
+        "Exit codes: 0 every file was used; 3 some files were skipped (1 with --strict); 2 a "
+        "usage error (unknown class folders, missing data, ...).",
+    ]
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate", help=HELP)
+    def evaluate(
+        model: Path = typer.Argument(..., help="Run directory or .keras model file."),
+        data: Path | None = typer.Option(
+            None, "--data", "-d", help="Class-folder tree, or a CSV file for tabular models."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print all numbers as JSON."),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Folder for confusion.png and evaluation.json."
+        ),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
+        labels: Path | None = typer.Option(
+            None, "--labels", help="Class names, one per line (or labels.json) for a bare model."
+        ),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace confusion.png/evaluation.json in --out."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Exit 1 instead of 3 when any file was skipped."
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", min=1, help="Decoding threads (default: CPU count, at most 8)."
+        ),
+        trust_model: bool = typer.Option(
+            False, "--trust-model", help="Allow models that run code when loaded (unsafe)."
+        ),
+    ) -> int:
+        return run_evaluate(
+            model=model,
+            data=data,
+            as_json=as_json,
+            out=out,
+            batch_size=batch_size,
+            labels=labels,
+            overwrite=overwrite,
+            strict=strict,
+            workers=workers,
+            trust_model=trust_model,
+        )
+
+
+def run_evaluate(
+    *,
+    model: Path,
+    data: Path | None = None,
+    as_json: bool = False,
+    out: Path | None = None,
+    batch_size: int = 64,
+    labels: Path | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    workers: int | None = None,
+    trust_model: bool = False,
+) -> int:
+    from dlcli.atomic import check_writable
+    from dlcli.errors import UsageError
+
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise UsageError("--out must be a folder", file=out, field="--out")
+        for name in OUTPUT_FILES:
+            check_writable(out / name, overwrite=overwrite)
+
+    from dlcli import atomic
+    from dlcli.console import make_console
+    from dlcli.evaluation import evaluate_model
+    from dlcli.modeling.loading import resolve_model
+    from dlcli.render.evaluate_output import render_evaluation
+    from dlcli.render.predict_output import ProgressReporter
+
+    console = make_console()
+    err_console = make_console(stderr=True)
+    loaded = resolve_model(model, trust=trust_model, labels=labels)
+    # The total is known only once the data is listed: start the bar at the first batch.
+    with contextlib.ExitStack() as stack:
+        reporter: ProgressReporter | None = None
+
+        def on_progress(done: int, total: int) -> None:
+            nonlocal reporter
+            if reporter is None:
+                reporter = stack.enter_context(
+                    ProgressReporter(err_console, total, what="evaluate")
+                )
+            if total != reporter.total:
+                reporter.set_total(total)
+            reporter.advance(done - reporter.done)
+
+        result = evaluate_model(
+            loaded, data=data, batch_size=batch_size, workers=workers, on_progress=on_progress
+        )
+
+    target = out if out is not None else getattr(loaded, "run_dir", None)
+    written: list[str] = []
+    payload = result.to_dict()
+    if target is not None:
+        from dlcli.viz.plots import plot_confusion
+
+        target = Path(target)
+        png = target / "confusion.png"
+        title = f"confusion matrix: {result.data} (accuracy {result.accuracy:.3f})"
+        plot_confusion(result.confusion_matrix, result.class_names, png, title=title)
+        payload["confusion_png"] = str(png)
+        summary = target / "evaluation.json"
+        atomic.write_text(summary, json.dumps(payload, indent=2) + "\n")
+        written = [str(png), str(summary)]
+
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2))
+        for path in written:
+            err_console.print(f"wrote {path}", highlight=False)
+    else:
+        render_evaluation(console, result, written=written)
+        if target is None:
+            err_console.print(
+                "note: pass --out DIR to save confusion.png and evaluation.json", highlight=False
+            )
+    if result.skipped:
+        return EXIT_STRICT if strict else EXIT_SKIPPED
+    return 0

@@ -1,0 +1,291 @@
+"""``dlcli predict MODEL SOURCE...``: classify folders of images in streaming batches."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+EXIT_SKIPPED = 3
+EXIT_STRICT = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `dlcli predict ... | head`
+
+HELP = "\n\n".join(
+    [
+        "Classify image files, folders and glob patterns with a trained model.",
+        "MODEL is a run directory (its model.keras, else best.keras, with labels.json for the "
+        "class names and image preprocessing) or any .keras file, including one saved by plain "
+        "Keras (image size from its input shape; class names from --labels, else 0..N-1).",
+        "Output: --out FILE.csv or FILE.jsonl (by extension; written atomically). Without "
+        "--out, CSV goes to stdout when it is piped and a table is shown in a terminal. CSV "
+        'columns: path,label,confidence,top_k with top_k as "label:prob;label:prob" (highest '
+        'first). JSONL: {"path","label","confidence","top_k":[{"label","probability"}]}.',
+        "Scores: softmax outputs are used as they are; logits get a softmax; a single sigmoid "
+        "unit is a binary classifier ([1-p, p]); several sigmoid units are normalised to sum "
+        "to 1.",
+        "Hidden files are ignored. Files that cannot be used (not an image, corrupt, "
+        "truncated, empty, too large) are skipped, listed at the end with the reason, and "
+        "written to --errors FILE.",
+        "Exit codes: 0 every file was predicted; 3 some files were skipped (1 with --strict); "
+        "2 a usage error (bad model, existing --out without --overwrite, ...).",
+    ]
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("predict", help=HELP)
+    def predict(
+        model: Path = typer.Argument(..., help="Run directory or .keras model file."),
+        sources: list[str] = typer.Argument(
+            ..., help="Image files, folders or glob patterns (quote globs: 'imgs/*.jpg')."
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Write predictions to FILE.csv or FILE.jsonl."
+        ),
+        top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Classes listed per image."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
+        recursive: bool = typer.Option(
+            False, "--recursive", "-r", help="Search folders recursively."
+        ),
+        labels: Path | None = typer.Option(
+            None, "--labels", help="Class names, one per line (or labels.json) for a bare model."
+        ),
+        errors: Path | None = typer.Option(
+            None, "--errors", help="Write skipped files and reasons to FILE (.csv or .jsonl)."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Exit 1 instead of 3 when any file was skipped."
+        ),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+        sort_into: Path | None = typer.Option(
+            None,
+            "--sort-into",
+            help="Copy each image into DIR/<label>/ (never overwrites).",
+        ),
+        link: bool = typer.Option(
+            False,
+            "--link",
+            help="With --sort-into: hard-link instead of copying (symlink where hard links fail).",
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", min=1, help="Decoding threads (default: CPU count, at most 8)."
+        ),
+        trust_model: bool = typer.Option(
+            False, "--trust-model", help="Allow models that run code when loaded (unsafe)."
+        ),
+    ) -> int:
+        return run_predict(
+            model=model,
+            sources=sources,
+            out=out,
+            top_k=top_k,
+            batch_size=batch_size,
+            recursive=recursive,
+            labels=labels,
+            errors=errors,
+            strict=strict,
+            overwrite=overwrite,
+            sort_into=sort_into,
+            link=link,
+            workers=workers,
+            trust_model=trust_model,
+        )
+
+
+def _check_options(
+    out: Path | None, errors: Path | None, overwrite: bool, sort_into: Path | None, link: bool
+) -> tuple[str | None, str]:
+    """Everything that can be refused before loading TensorFlow."""
+    from dlcli.atomic import check_writable
+    from dlcli.errors import UsageError
+    from dlcli.prediction.writers import FORMATS, format_for
+
+    if link and sort_into is None:
+        raise UsageError("--link needs --sort-into DIR", field="--link")
+    fmt = None
+    if out is not None:
+        fmt = format_for(out)
+        if out.is_dir():
+            raise UsageError("--out is a folder", field="--out", expected="a file name")
+        check_writable(out, overwrite=overwrite)
+    errors_fmt = "csv"
+    if errors is not None:
+        errors_fmt = FORMATS.get(errors.suffix.lower(), "csv")
+        if out is not None and errors.resolve() == out.resolve():
+            raise UsageError("--errors and --out name the same file", field="--errors")
+        check_writable(errors, overwrite=overwrite)
+    if sort_into is not None and sort_into.exists() and not sort_into.is_dir():
+        raise UsageError("--sort-into must be a folder", file=sort_into, field="--sort-into")
+    return fmt, errors_fmt
+
+
+def _unsearched_subfolders(sources: list[str]) -> int:
+    count = 0
+    for src in sources:
+        if os.path.isdir(src):
+            with os.scandir(src) as entries:
+                count += sum(1 for e in entries if e.is_dir() and not e.name.startswith("."))
+    return count
+
+
+def run_predict(
+    *,
+    model: Path,
+    sources: list[str],
+    out: Path | None = None,
+    top_k: int = 3,
+    batch_size: int = 64,
+    recursive: bool = False,
+    labels: Path | None = None,
+    errors: Path | None = None,
+    strict: bool = False,
+    overwrite: bool = False,
+    sort_into: Path | None = None,
+    link: bool = False,
+    workers: int | None = None,
+    trust_model: bool = False,
+) -> int:
+    fmt, errors_fmt = _check_options(out, errors, overwrite, sort_into, link)
+
+    from dlcli.console import is_interactive, make_console
+    from dlcli.data.decode import find_images
+    from dlcli.errors import DataError
+
+    stdout_console = make_console()
+    console = make_console(stderr=True)
+    paths, skipped = find_images(sources, recursive=recursive)
+    if not paths:
+        hint = None
+        if not recursive and _unsearched_subfolders(sources):
+            hint = "the folder has sub-folders; pass --recursive to search them"
+        raise DataError(
+            "no image files found",
+            file=", ".join(sources),
+            expected="image files (.png .jpg .jpeg .bmp .gif .webp), folders or globs",
+            received=f"{len(skipped)} other file(s)" if skipped else ...,
+            hint=hint,
+        )
+    if not recursive and (n_sub := _unsearched_subfolders(sources)):
+        console.print(
+            f"note: {n_sub} sub-folder(s) not searched (pass --recursive to include them)",
+            highlight=False,
+        )
+
+    from dlcli.modeling.loading import resolve_model
+
+    loaded = resolve_model(model, trust=trust_model, labels=labels)
+    return _stream(
+        loaded,
+        paths,
+        skipped,
+        out=out,
+        fmt=fmt,
+        errors=errors,
+        errors_fmt=errors_fmt,
+        top_k=top_k,
+        batch_size=batch_size,
+        workers=workers,
+        strict=strict,
+        sort_into=sort_into,
+        link=link,
+        console=console,
+        table_console=stdout_console if is_interactive(stdout_console) and out is None else None,
+    )
+
+
+def _stream(
+    loaded,
+    paths: list[str],
+    skipped: list,
+    *,
+    out: Path | None,
+    fmt: str | None,
+    errors: Path | None,
+    errors_fmt: str,
+    top_k: int,
+    batch_size: int,
+    workers: int | None,
+    strict: bool,
+    sort_into: Path | None,
+    link: bool,
+    console,
+    table_console,
+) -> int:
+    import contextlib
+
+    from dlcli import atomic
+    from dlcli.prediction.engine import iter_predictions, output_converter
+    from dlcli.prediction.sorting import ImageSorter
+    from dlcli.prediction.writers import make_writer, skipped_text
+    from dlcli.render.predict_output import (
+        PredictionTable,
+        ProgressReporter,
+        render_skipped,
+        render_summary,
+    )
+
+    sorter = ImageSorter(sort_into, link=link) if sort_into is not None else None
+    table = PredictionTable() if table_console is not None else None
+    predicted = 0
+    start = time.perf_counter()
+    broken_pipe = False
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if out is not None:
+            tmp = stack.enter_context(atomic.atomic_path(out))
+            fh = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+            writer = make_writer(fmt or "csv", fh)
+        elif table is None:
+            writer = make_writer("csv", sys.stdout)
+        progress = stack.enter_context(ProgressReporter(console, len(paths)))
+        converter = output_converter(loaded)
+        batches = iter_predictions(
+            loaded,
+            paths,
+            top_k=top_k,
+            batch_size=batch_size,
+            workers=workers,
+            converter=converter,
+        )
+        for batch in batches:
+            skipped.extend(batch.errors)
+            predicted += len(batch.predictions)
+            if writer is not None:
+                try:
+                    writer.write(batch.predictions)
+                except BrokenPipeError:
+                    broken_pipe = True
+                    break
+            if table is not None:
+                table.add(batch.predictions)
+            if sorter is not None:
+                for p in batch.predictions:
+                    sorter.place(p.path, p.label)
+            progress.advance(batch.files_done)
+    if broken_pipe:
+        # The reader went away (`| head`): silence further writes to the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    seconds = time.perf_counter() - start
+    if table is not None:
+        table.render(table_console)
+    if errors is not None:
+        atomic.write_text(errors, skipped_text(skipped, errors_fmt))
+    render_skipped(console, skipped, errors_file=str(errors) if errors else None)
+    render_summary(
+        console,
+        predicted=predicted,
+        skipped=len(skipped),
+        seconds=seconds,
+        out=str(out) if out else None,
+        errors_file=str(errors) if errors else None,
+        output_kind=converter.describe(),
+        sorted_note=sorter.describe() if sorter is not None else None,
+    )
+    if skipped:
+        return EXIT_STRICT if strict else EXIT_SKIPPED
+    return 0

@@ -1,0 +1,222 @@
+"""Batch prediction over image files: decode ahead on threads, score whole batches, stream.
+
+Files are decoded by :mod:`dlcli.data.decode` (the same code training uses, so the model
+sees the same pixels) on a thread pool that works a few batches ahead of the model, while
+the main thread runs the model on whole batches through ``LoadedModel.predict_batch``.
+Nothing is accumulated: each batch is yielded as soon as it is scored, so memory stays flat
+however many files there are.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dlcli.data.decode import COLOR_MODES, SkippedFile, iter_decoded_batches
+from dlcli.errors import ModelLoadError, UsageError
+from dlcli.prediction.probabilities import OutputConverter, final_activation
+
+DEFAULT_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """How files must be decoded for this model (from labels.json or the input shape)."""
+
+    image_size: tuple[int, int]
+    color_mode: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One file's result. ``top_k`` is sorted by probability, highest first."""
+
+    path: str
+    label: str
+    index: int
+    confidence: float
+    top_k: tuple[tuple[str, float], ...]
+
+
+@dataclass
+class ScoredBatch:
+    """``probabilities[i]`` belongs to ``paths[i]``; ``errors`` are this batch's skipped files."""
+
+    paths: list[str]
+    probabilities: np.ndarray
+    errors: list[SkippedFile] = field(default_factory=list)
+
+
+@dataclass
+class PredictionBatch:
+    predictions: list[Prediction]
+    errors: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def files_done(self) -> int:
+        return len(self.predictions) + len(self.errors)
+
+
+def image_settings(loaded: Any) -> ImageSettings:
+    """Decode settings for an image model; a clear error for a tabular one."""
+    prep = dict(getattr(loaded, "preprocessing", None) or {})
+    kind = prep.get("kind", "images")
+    if kind != "images":
+        raise UsageError(
+            f"this model was trained on {kind} data, not images",
+            file=getattr(loaded, "source", None),
+            expected="an image classifier",
+            hint="evaluate tabular models with `dlcli evaluate MODEL --data FILE.csv`",
+        )
+    size = prep.get("image_size")
+    if not size or len(size) != 2 or any(s is None for s in size):
+        raise ModelLoadError(
+            "cannot tell the image size this model expects",
+            file=getattr(loaded, "source", None),
+            expected="labels.json with image_size, or a model input shape like (H, W, C)",
+            received=size,
+        )
+    color_mode = prep.get("color_mode")
+    if color_mode is None:
+        by_channels = {v: k for k, v in COLOR_MODES.items()}
+        color_mode = by_channels.get(int(prep.get("channels") or 3), "rgb")
+    if color_mode not in COLOR_MODES:
+        raise ModelLoadError(
+            "unknown color_mode in the model's preprocessing",
+            file=getattr(loaded, "source", None),
+            expected=" or ".join(COLOR_MODES),
+            received=color_mode,
+        )
+    return ImageSettings((int(size[0]), int(size[1])), color_mode)
+
+
+def output_converter(loaded: Any) -> OutputConverter:
+    return OutputConverter(activation=final_activation(getattr(loaded, "model", None)))
+
+
+def class_names_for(loaded: Any, num_classes: int) -> list[str]:
+    """The model's class names, or ``"0".."N-1"``; an error when the count disagrees."""
+    names = getattr(loaded, "class_names", None)
+    if names is None:
+        return [str(i) for i in range(num_classes)]
+    names = [str(n) for n in names]
+    if len(names) != num_classes:
+        raise ModelLoadError(
+            "the number of class names does not match the model's output",
+            file=getattr(loaded, "source", None),
+            expected=f"{num_classes} class names (one per output class)",
+            received=f"{len(names)} names: {names[:10]}",
+            hint="pass --labels FILE with one class name per line, in output order",
+        )
+    return names
+
+
+def model_output_units(loaded: Any) -> int | None:
+    """Units of the model's output layer when it can be told without running it."""
+    units = getattr(loaded, "output_units", None)
+    if units:
+        return int(units)
+    model = getattr(loaded, "model", None)
+    try:
+        shape = model.output_shape  # type: ignore[union-attr]
+    except Exception:
+        return None
+    if isinstance(shape, list):
+        return None
+    if shape and isinstance(shape[-1], int):
+        return int(shape[-1])
+    return None
+
+
+def iter_scored_batches(
+    loaded: Any,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    converter: OutputConverter | None = None,
+    settings: ImageSettings | None = None,
+) -> Iterator[ScoredBatch]:
+    """Decode and score ``paths`` in order; bad files come back in ``errors``, never raise."""
+    settings = settings or image_settings(loaded)
+    convert = converter or output_converter(loaded)
+    for batch in iter_decoded_batches(
+        paths,
+        settings.image_size,
+        settings.color_mode,
+        batch_size=batch_size,
+        workers=workers,
+    ):
+        if not batch.paths:
+            yield ScoredBatch(paths=[], probabilities=np.zeros((0, 0)), errors=batch.errors)
+            continue
+        raw = loaded.predict_batch(batch.images)
+        yield ScoredBatch(paths=batch.paths, probabilities=convert(raw), errors=batch.errors)
+
+
+def top_indices(probabilities: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest per row, highest first; ties go to the lower index."""
+    order = np.argsort(-probabilities, axis=-1, kind="stable")
+    return order[:, :k]
+
+
+def to_predictions(
+    paths: Sequence[str], probabilities: np.ndarray, class_names: Sequence[str], top_k: int
+) -> list[Prediction]:
+    k = max(1, min(top_k, probabilities.shape[-1]))
+    order = top_indices(probabilities, k)
+    rows: list[Prediction] = []
+    for path, probs, idx in zip(paths, probabilities, order, strict=True):
+        best = int(idx[0])
+        rows.append(
+            Prediction(
+                path=path,
+                label=class_names[best],
+                index=best,
+                confidence=float(probs[best]),
+                top_k=tuple((class_names[int(j)], float(probs[int(j)])) for j in idx),
+            )
+        )
+    return rows
+
+
+def iter_predictions(
+    loaded: Any,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    top_k: int = 3,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    converter: OutputConverter | None = None,
+) -> Iterator[PredictionBatch]:
+    """Predictions per batch, in input order, as soon as each batch is scored.
+
+    Pass ``converter`` to learn afterwards how the outputs were read (``describe()``).
+    """
+    settings = image_settings(loaded)
+    converter = converter or output_converter(loaded)
+    units = model_output_units(loaded)
+    names: list[str] | None = None
+    if units is not None:  # fail before decoding anything when the labels cannot fit
+        names = class_names_for(loaded, converter.num_classes(units))
+    for scored in iter_scored_batches(
+        loaded,
+        paths,
+        batch_size=batch_size,
+        workers=workers,
+        converter=converter,
+        settings=settings,
+    ):
+        if not scored.paths:
+            yield PredictionBatch(predictions=[], errors=scored.errors)
+            continue
+        if names is None or len(names) != scored.probabilities.shape[-1]:
+            names = class_names_for(loaded, scored.probabilities.shape[-1])
+        yield PredictionBatch(
+            predictions=to_predictions(scored.paths, scored.probabilities, names, top_k),
+            errors=scored.errors,
+        )
