@@ -1,0 +1,220 @@
+"""The run directory: checks before training, and every file a run writes.
+
+Layout (docs/architecture.md): ``recipe.yaml``, ``labels.json``, ``skipped.txt``,
+``history.csv``, ``metrics.json``, ``model.keras``, ``best.keras``, ``curves.png``,
+``checkpoints/`` and ``logs/`` (TensorBoard). Every file goes through ``dlcli.atomic``.
+No TensorFlow here: the checks run before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dlcli import atomic
+from dlcli.errors import OutputExistsError, UsageError
+
+# Files and folders a run writes; --overwrite removes exactly these, nothing else.
+RUN_FILES = (
+    "recipe.yaml",
+    "labels.json",
+    "skipped.txt",
+    "history.csv",
+    "metrics.json",
+    "model.keras",
+    "best.keras",
+    "curves.png",
+)
+RUN_FOLDERS = ("checkpoints", "logs")
+STATE_FILE = "state.json"
+
+
+def prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> Path:
+    """Check (and create) ``out`` before any training work; return it absolute.
+
+    A new run needs an empty or absent folder (or ``overwrite``); ``resume`` needs a
+    checkpoint in it. The folder must be writable: a probe file is created and removed.
+    """
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            "--out is a file, not a folder", file=out, hint="choose a folder for the run"
+        )
+    if resume:
+        if not (out / "checkpoints" / STATE_FILE).is_file():
+            raise UsageError(
+                "nothing to resume: no checkpoint in the run folder",
+                file=out,
+                expected=f"{out / 'checkpoints' / STATE_FILE} from an earlier dlcli train --out",
+                hint="start a new run without --resume",
+            )
+    elif out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputExistsError(
+                "the run folder exists and is not empty",
+                file=out,
+                hint="pass --resume to continue that run, --overwrite to start it again, "
+                "or choose another --out",
+            )
+        _clear_run(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".dlcli-write-test-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to the run folder ({exc.strerror or exc})",
+            file=out,
+            hint="choose a writable --out",
+        ) from None
+    return out
+
+
+def _clear_run(out: Path) -> None:
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
+class RunDirectory:
+    """Writes a run's files under ``path``; reads checkpoints from ``read_path``.
+
+    A multi-worker non-chief writes into a throw-away temporary folder (``path``) but
+    resumes from the chief's checkpoints (``read_path``, on a shared file system), so all
+    workers run the same code and start from the same state.
+    """
+
+    def __init__(self, path: Path, *, read_path: Path | None = None, scratch: bool = False):
+        self.path = Path(path)
+        self.read_path = Path(read_path) if read_path is not None else self.path
+        self.scratch = scratch
+
+    @classmethod
+    def scratch_for(cls, out: Path) -> RunDirectory:
+        return cls(Path(tempfile.mkdtemp(prefix="dlcli-worker-")), read_path=out, scratch=True)
+
+    def cleanup(self) -> None:
+        if self.scratch:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    # -- plain files -------------------------------------------------------------------
+
+    def write_text(self, name: str, text: str) -> Path:
+        atomic.write_text(self.file(name), text)
+        return self.file(name)
+
+    def write_json(self, name: str, data: Any) -> Path:
+        return self.write_text(name, json.dumps(_jsonable(data), indent=2) + "\n")
+
+    def write_skipped(self, skipped: Sequence[Any]) -> Path | None:
+        if not skipped:
+            self.file("skipped.txt").unlink(missing_ok=True)
+            return None
+        lines = [f"{s.path}\t{s.reason}" for s in skipped]
+        return self.write_text("skipped.txt", "\n".join(lines) + "\n")
+
+    def write_history(self, history: Sequence[dict[str, float]]) -> Path:
+        keys = history_columns(history)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: _csv_value(row.get(k)) for k in keys})
+        return self.write_text("history.csv", buf.getvalue())
+
+    def save_model(self, model: Any, name: str) -> Path:
+        path = self.file(name)
+        with atomic.atomic_path(path, suffix=".keras") as tmp:
+            model.save(tmp)
+        return path
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def save_checkpoint(self, state: dict[str, Any], arrays: dict[str, list[Any]]) -> dict:
+        """Write ``arrays`` (name -> list of ndarrays) then ``state.json``, the commit point.
+
+        Each array file carries the epoch in its name and is complete before
+        ``state.json`` names it; files no longer named are removed afterwards. A kill at
+        any moment leaves ``state.json`` pointing at complete files. Returns the name of
+        the file holding each key's arrays.
+        """
+        import numpy as np
+
+        folder = self.checkpoints
+        folder.mkdir(parents=True, exist_ok=True)
+        epoch = int(state["epoch"])
+        files = dict(state.get("files", {}))
+        for key, values in arrays.items():
+            fname = f"epoch-{epoch:04d}-{key}.npz"
+            with atomic.atomic_path(folder / fname, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, *values)
+            files[key] = fname
+        state = {**state, "files": files}
+        atomic.write_text(folder / STATE_FILE, json.dumps(_jsonable(state), indent=2) + "\n")
+        keep = set(files.values()) | {STATE_FILE}
+        for old in folder.iterdir():
+            if old.name not in keep and old.suffix == ".npz":
+                old.unlink(missing_ok=True)
+        return files
+
+    def load_state(self) -> dict[str, Any]:
+        return json.loads((self.read_path / "checkpoints" / STATE_FILE).read_text("utf-8"))
+
+    def load_arrays(self, state: dict[str, Any], key: str) -> list[Any] | None:
+        import numpy as np
+
+        name = state.get("files", {}).get(key)
+        if not name:
+            return None
+        with np.load(self.read_path / "checkpoints" / name) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def history_columns(history: Iterable[dict[str, float]]) -> list[str]:
+    keys: list[str] = ["epoch"]
+    tail = ["lr", "epoch_time_s"]
+    for row in history:
+        for k in row:
+            if k not in keys and k not in tail:
+                keys.append(k)
+    return keys + tail
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: paths as strings, NaN/Inf as null (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _jsonable(value.item())
+    return value

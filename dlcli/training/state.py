@@ -1,0 +1,86 @@
+"""A run's resumable state: what ``checkpoints/`` holds and how it comes back.
+
+``checkpoints/state.json`` (the commit point, written last) records the last completed
+epoch, the history so far, the best value, early stopping's patience count, timing totals,
+the seed and the lr-schedule position (``optimizer.iterations``), and names the array
+files: every model variable (weights and RNG seed states), every optimizer variable, and
+for early stopping with ``restore_best`` the weights of its best epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlcli.errors import RunFailure
+from dlcli.training.hooks import BestTracker, EarlyStopping
+from dlcli.training.rundir import RunDirectory
+
+
+@dataclass
+class RunState:
+    """What a checkpoint restores besides variables (kept in ``state.json``)."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: BestTracker | None = None
+    early: EarlyStopping | None = None
+    stopped_early: bool = False
+    totals: dict[str, float] = field(default_factory=dict)
+    started: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # checkpoint array files
+    early_best: list[Any] | None = None  # weights of early stopping's best epoch
+
+
+def save_checkpoint(
+    run: RunDirectory,
+    state: RunState,
+    variables: dict[str, list[Any]],
+    seed: int,
+    step: int,
+    extra: dict[str, list[Any]] | None = None,
+) -> None:
+    """Write the state after ``state.epoch`` (``step``: optimizer iterations so far)."""
+    from dlcli.training import setup
+
+    arrays = {key: setup.read_values(vs) for key, vs in variables.items()}
+    arrays.update(extra or {})
+    doc = {
+        "epoch": state.epoch,
+        "history": state.history,
+        "best": state.best.to_dict() if state.best else None,
+        "early_stopping": state.early.to_dict() if state.early else None,
+        "stopped_early": state.stopped_early,
+        "totals": state.totals,
+        "started": state.started,
+        "seed": seed,
+        "lr_schedule_step": int(step),
+        "files": state.files,
+    }
+    state.files = run.save_checkpoint(doc, arrays)
+
+
+def restore_checkpoint(run: RunDirectory, state: RunState, variables: dict[str, list[Any]]) -> None:
+    """Load variables and bookkeeping from ``run.read_path``'s last checkpoint."""
+    from dlcli.training import setup
+
+    doc = run.load_state()
+    for key, vs in variables.items():
+        values = run.load_arrays(doc, key)
+        if values is None:
+            raise RunFailure(f"checkpoint has no {key} arrays", file=run.read_path / "checkpoints")
+        setup.assign_values(vs, values, key)
+    state.epoch = int(doc["epoch"])
+    state.history = list(doc.get("history") or [])
+    state.totals = dict(doc.get("totals") or {})
+    state.started = doc.get("started") or state.started
+    state.stopped_early = bool(doc.get("stopped_early"))
+    state.files = dict(doc.get("files") or {})
+    best = doc.get("best")
+    if best and state.best is not None and best.get("monitor") == state.best.monitor:
+        state.best = BestTracker.from_dict(best)
+    early = doc.get("early_stopping")
+    es = state.early
+    if early and es is not None and early["best"]["monitor"] == es.tracker.monitor:
+        es.load(early)
+        state.early_best = run.load_arrays(doc, "early_best")
