@@ -73,7 +73,7 @@ def test_train_forms() -> None:
         ("data:\n  train: x\n  cache: ram\n", "data.cache", "one of 'memory'", (3, 10)),
         ("train:\n  epochs: 0\n", "train.epochs", "greater than or equal to 1", (2, 11)),
         (
-            "train:\n  optimizer: {name: sgd, momentum: [1]}\n  jit_compile: yes\n",
+            "train:\n  optimizer: {name: sgd, momentum: [1]}\n  jit_compile: fast\n",
             "train.jit_compile",
             "one of 'auto', 'on' or 'off'",
             (3, 16),
@@ -116,3 +116,18 @@ def test_validation_source_exclusive_and_split_range() -> None:
     for bad in ("0", "1", "1.5"):
         found = problems(f"data: {{train: a, validation_split: {bad}}}\nname: t\n" + MODEL)
         assert found[0].field == "data.validation_split"
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "expected"), [("on", "on"), ("off", "off"), ("yes", "on"), ("auto", "auto")]
+)
+def test_switch_words_that_yaml_reads_as_booleans(yaml_value: str, expected: str) -> None:
+    text = f"name: x\nmodel: {{layers: [Dense: 2]}}\ntrain: {{jit_compile: {yaml_value}}}\n"
+    assert load_recipe_text(text, "r.yaml").train.jit_compile == expected
+
+
+def test_switch_override_from_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\nmodel: {layers: [Dense: 2]}\n")
+    recipe = load_recipe(path, overrides=["train.jit_compile=on", "train.mixed_precision=off"])
+    assert (recipe.train.jit_compile, recipe.train.mixed_precision) == ("on", "off")

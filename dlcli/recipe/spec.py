@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 INPUT = "input"  # the name a layer uses in ``inputs`` to mean the model input
 
@@ -113,6 +113,16 @@ class TrainSpec(_Strict):
     jit_compile: Literal["auto", "on", "off"] = "auto"
     distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     devices: list[str] | None = None
+
+    @field_validator("jit_compile", "mixed_precision", mode="before")
+    @classmethod
+    def _yaml_switch_words(cls, value: Any) -> Any:
+        # YAML 1.1 reads bare on/off/yes/no as booleans: `jit_compile: off` means "off".
+        if value is True:
+            return "on"
+        if value is False:
+            return "off"
+        return value
 
 
 class Recipe(_Strict):
