@@ -58,6 +58,7 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode="markdown",  # help paragraphs reflow; `code` is highlighted
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 

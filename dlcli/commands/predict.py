@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         sort_into: Path | None = typer.Option(
             None,
             "--sort-into",
-            help="Copy each image into DIR/<label>/ (never overwrites).",
+            help="Copy each image into DIR/LABEL/ (never overwrites).",
         ),
         link: bool = typer.Option(
             False,

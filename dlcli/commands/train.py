@@ -9,7 +9,7 @@ import typer
 
 HELP = """Train the model a recipe describes and save everything in a run folder.
 
-The run folder (--out, default runs/<name>/<YYYYmmdd-HHMMSS>) gets recipe.yaml,
+The run folder (--out, default runs/NAME/YYYYmmdd-HHMMSS) gets recipe.yaml,
 model.keras, best.keras, labels.json, history.csv, metrics.json, curves.png,
 checkpoints/ (for --resume), logs/ (TensorBoard) and skipped.txt when images were
 unreadable.
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     def train_cmd(
         recipe: Path = typer.Argument(..., help="Recipe YAML file."),
         out: Path | None = typer.Option(
-            None, "--out", "-o", help="Run folder (default runs/<name>/<timestamp>)."
+            None, "--out", "-o", help="Run folder (default runs/NAME/TIMESTAMP)."
         ),
         set_: list[str] = typer.Option(
             [], "--set", "-s", help="Override a recipe value: key.path=value (repeatable)."
