@@ -31,8 +31,12 @@ def test_mirrored_on_two_logical_cpus_matches_single_device(run_dlcli, repo_root
     common = ("train", recipe, "--epochs", str(EPOCHS), "--quiet")
     r1 = run_dlcli(*common, "--out", str(single), "--set", "train.distribute=none")
     assert r1.returncode == 0, r1.stderr[-3000:]
+    # Per-replica batch 16 on 2 replicas = the single run's global batch of 32: the same
+    # number of optimizer steps, so the two runs differ only in reduction order.
     r2 = run_dlcli(
         *common,
+        "--batch-size",
+        "16",
         "--out",
         str(mirrored),
         "--set",
@@ -46,11 +50,11 @@ def test_mirrored_on_two_logical_cpus_matches_single_device(run_dlcli, repo_root
     assert m1["replicas"] == 1
     assert m2["replicas"] == 2
     assert m2["epochs_run"] == EPOCHS
-    # Global batch doubles with two replicas (same per-replica batch), so a few fewer optimizer
-    # steps: accuracy agrees within noise, not bit-for-bit.
+    assert m2["global_batch_size"] == m1["global_batch_size"] == 32
+    # Same steps, different summation order and shuffling: equal within noise, not bit-for-bit.
     acc1, acc2 = m1["final"]["val_accuracy"], m2["final"]["val_accuracy"]
-    assert acc2 > 0.8
-    assert abs(acc1 - acc2) < 0.05, (acc1, acc2)
+    assert acc2 > 0.9
+    assert abs(acc1 - acc2) < 0.03, (acc1, acc2)
 
 
 def _free_ports(n: int) -> list[int]:
