@@ -12,15 +12,20 @@ for speed), on generated photo-like JPEGs in 10 class folders, for each ``--sour
 model's size, where the model's own cost dominates every approach):
 
 1. dlcli's engine (``dlcli.prediction.iter_predictions``: threaded decode ahead + whole
-   batches through ``LoadedModel.predict_batch``), listing the folder included, rows
-   formatted as CSV (written to ``/dev/null``).
+   batches through ``LoadedModel.predict_batch``) at the CLI's default batch size, listing
+   the folder included, rows formatted as CSV (written to ``/dev/null``).
 2. A per-image loop: ``keras.utils.load_img`` + ``model.predict`` on one image at a time.
    SAMPLED: timed on a subset (``--loop-images``, default 300) and extrapolated.
-3. ``keras.utils.image_dataset_from_directory`` + one ``model.predict`` over the dataset.
+3. ``keras.utils.image_dataset_from_directory`` (the model's image size, defaults otherwise:
+   batch size 32, as a user writes it; ``shuffle=False`` so rows stay in file order) + one
+   ``model.predict`` over the dataset, listing the folder included.
 
-Each approach gets a warm-up call first, so graph tracing is not counted; 1 and 3 run
-``--repeat`` times, alternately, and the best time of each counts. Targets: dlcli >= 10x the
-per-image loop and >= 1.2x the dataset approach.
+Both timed spans run from "here is a folder" to "all predictions in hand"; loading the
+model is not timed for either. Each approach gets a warm-up call first, so graph tracing is
+not counted for either. 1 and 3 run ``--repeat`` times, alternately (the machine may be
+shared), and the MEDIAN of each counts; the process CPU seconds of each run are shown too,
+as they are less disturbed by other load. Targets: dlcli >= 10x the per-image loop and
+>= 1.2x the dataset approach.
 
 Memory: the real CLI (``dlcli predict DIR -r -o out.csv``) runs in a fresh process on 1,000
 and on 20,000 files; the process imports TensorFlow, resets the kernel's peak-RSS mark
@@ -103,25 +108,28 @@ def make_model(path: Path) -> None:
     model.save(path)
 
 
-def bench_dlcli(model_path: Path, root: Path, batch_size: int) -> tuple[float, int]:
+def bench_dlcli(model_path: Path, root: Path, batch_size: int | None) -> tuple[float, float, int]:
+    """(wall seconds, process CPU seconds, images) of one timed dlcli run."""
     from dlcli.data.decode import find_images
     from dlcli.modeling.loading import resolve_model
     from dlcli.prediction import iter_predictions
+    from dlcli.prediction.engine import DEFAULT_BATCH_SIZE
     from dlcli.prediction.writers import CsvPredictionWriter
 
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
     loaded = resolve_model(model_path)
     warm, _ = find_images([root / "c0"])
     for _ in iter_predictions(loaded, warm[: 2 * batch_size], batch_size=batch_size):
         pass  # warm-up: trace the model once
-    start = time.perf_counter()  # listing the files is timed, as for the dataset approach
-    paths, _ = find_images([root], recursive=True)
+    start, cpu = time.perf_counter(), time.process_time()
+    paths, _ = find_images([root], recursive=True)  # listing is timed, as for the dataset
     n = 0
     with open(os.devnull, "w") as sink:
         writer = CsvPredictionWriter(sink)
         for batch in iter_predictions(loaded, paths, batch_size=batch_size):
             writer.write(batch.predictions)
             n += len(batch.predictions)
-    return time.perf_counter() - start, n
+    return time.perf_counter() - start, time.process_time() - cpu, n
 
 
 def bench_loop(model_path: Path, root: Path, limit: int) -> tuple[float, int]:
@@ -138,20 +146,21 @@ def bench_loop(model_path: Path, root: Path, limit: int) -> tuple[float, int]:
     return time.perf_counter() - start, len(paths)
 
 
-def bench_dataset(model_path: Path, root: Path, batch_size: int) -> tuple[float, int]:
+def bench_dataset(model_path: Path, root: Path) -> tuple[float, float, int]:
+    """(wall seconds, process CPU seconds, images) of one timed dataset + predict run."""
     from dlcli.backend import keras
 
     model = keras.saving.load_model(model_path)
     warm = keras.utils.image_dataset_from_directory(
-        root / "c0", labels=None, image_size=(SIZE, SIZE), batch_size=batch_size, verbose=False
+        root / "c0", labels=None, image_size=(SIZE, SIZE), verbose=False
     )
-    model.predict(warm.take(2), verbose=0)
-    start = time.perf_counter()
+    model.predict(warm.take(2), verbose=0)  # warm-up: trace predict once
+    start, cpu = time.perf_counter(), time.process_time()
     ds = keras.utils.image_dataset_from_directory(
-        root, image_size=(SIZE, SIZE), batch_size=batch_size, shuffle=False, verbose=False
+        root, image_size=(SIZE, SIZE), shuffle=False, verbose=False
     )
     probs = model.predict(ds, verbose=0)
-    return time.perf_counter() - start, len(probs)
+    return time.perf_counter() - start, time.process_time() - cpu, len(probs)
 
 
 _RSS_CHILD = """
@@ -213,19 +222,26 @@ def run_throughput(
         make_folder(images, args.images, _jpeg_pool(DISTINCT, source))
     print(
         f"\n{args.images:,} JPEGs of {source[0]}x{source[1]} in {CLASSES} class folders -> "
-        f"model input {SIZE}x{SIZE}; cpus={os.cpu_count()}; batch size {args.batch_size}; "
-        f"best of {args.repeat} (interleaved)"
+        f"model input {SIZE}x{SIZE}; cpus={os.cpu_count()}; dlcli batch size "
+        f"{args.batch_size or 'default'}, dataset batch size default; median of "
+        f"{args.repeat} (interleaved)"
     )
-    # The machine may be shared: alternate the two batch approaches and keep each one's best.
+    # The machine may be shared: alternate the two batch approaches, take each one's median.
     dl, ds = [], []
     for _ in range(args.repeat):
         dl.append(bench_dlcli(model, images, args.batch_size))
-        ds.append(bench_dataset(model, images, args.batch_size))
-    t_dlcli, n = min(dl)
-    t_ds, n_ds = min(ds)
+        ds.append(bench_dataset(model, images))
+    t_dlcli, c_dlcli, n = _median_run(dl)
+    t_ds, c_ds, n_ds = _median_run(ds)
     r_dlcli, r_ds = n / t_dlcli, n_ds / t_ds
-    print(f"dlcli engine:                    {r_dlcli:8.0f} img/s  ({n:,} in {t_dlcli:.2f}s)")
-    print(f"image_dataset_from_directory:    {r_ds:8.0f} img/s  ({n_ds:,} in {t_ds:.2f}s)")
+    print(
+        f"dlcli engine:                    {r_dlcli:8.0f} img/s  ({n:,} in {t_dlcli:.2f}s, "
+        f"CPU {c_dlcli:.2f}s; all runs {_walls(dl)})"
+    )
+    print(
+        f"image_dataset_from_directory:    {r_ds:8.0f} img/s  ({n_ds:,} in {t_ds:.2f}s, "
+        f"CPU {c_ds:.2f}s; all runs {_walls(ds)})"
+    )
     t_loop, n_loop = bench_loop(model, images, args.loop_images)
     r_loop = n_loop / t_loop
     print(
@@ -235,6 +251,21 @@ def run_throughput(
     )
     print(f"ratio vs per-image loop: {r_dlcli / r_loop:6.1f}x  (target >= 10x)")
     print(f"ratio vs dataset:        {r_dlcli / r_ds:6.2f}x  (target >= 1.2x)")
+    print(f"CPU seconds, dataset / dlcli: {c_ds / c_dlcli:6.2f}x")
+
+
+def _median_run(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """Median wall time and median CPU time (each on its own) of repeated runs."""
+    walls = sorted(r[0] for r in runs)
+    cpus = sorted(r[1] for r in runs)
+    mid = len(runs) // 2
+    if len(runs) % 2:
+        return walls[mid], cpus[mid], runs[0][2]
+    return (walls[mid - 1] + walls[mid]) / 2, (cpus[mid - 1] + cpus[mid]) / 2, runs[0][2]
+
+
+def _walls(runs: list[tuple[float, float, int]]) -> str:
+    return " ".join(f"{r[0]:.2f}s" for r in runs)
 
 
 def run_rss(args: argparse.Namespace, work: Path, model: Path) -> None:
@@ -248,7 +279,7 @@ def run_rss(args: argparse.Namespace, work: Path, model: Path) -> None:
     for name, count in (("small", args.rss_small), ("large", args.rss_large)):
         out = work / f"preds_{name}.csv"
         cli = ["predict", str(model), str(rss / name), "-r", "-o", str(out), "--overwrite"]
-        r = peak_rss_mb([*cli, "-b", str(args.batch_size)])
+        r = peak_rss_mb([*cli, *(["-b", str(args.batch_size)] if args.batch_size else [])])
         with out.open() as fh:
             rows = sum(1 for _ in csv.reader(fh)) - 1
         assert rows == count, (rows, count)
@@ -279,8 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         help="Source image sizes WxH, comma-separated (default: 384x288,64x64).",
     )
     ap.add_argument("--loop-images", type=int, default=300)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=3, help="Best of N for dlcli and dataset.")
+    ap.add_argument(
+        "--batch-size", type=int, default=None, help="dlcli's batch size (default: the CLI's)."
+    )
+    ap.add_argument("--repeat", type=int, default=5, help="Median of N for dlcli and dataset.")
     ap.add_argument("--rss-small", type=int, default=1000)
     ap.add_argument("--rss-large", type=int, default=20000)
     ap.add_argument("--no-rss", action="store_true", help="Skip the 1k vs 20k memory check.")

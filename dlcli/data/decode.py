@@ -19,6 +19,10 @@ Choices, stated once:
   target in both directions are first decoded at reduced scale (``Image.draft``, DCT
   scaling), which is much faster and closer to an area average than plain bilinear.
 - Images over :data:`MAX_PIXELS` are refused as possible decompression bombs.
+- Speed: when TensorFlow is already loaded, :func:`iter_decoded_batches` decodes the plain
+  RGB JPEGs of each batch in one TF call, which gives Pillow's pixels bit for bit (checked
+  once per process, else off; ``DLCLI_TF_JPEG=0`` turns it off). Everything else, and every
+  file TF rejects, goes through Pillow.
 """
 
 from __future__ import annotations
@@ -174,8 +178,21 @@ def decode_image(
     path: str | os.PathLike[str], image_size: tuple[int, int], color_mode: str = "rgb"
 ) -> np.ndarray | SkippedFile:
     """Decode one file to float32 ``image_size + (channels,)``, or say why not."""
-    spath = os.fspath(path)
     channels_for(color_mode)
+    result = _decode_pixels(os.fspath(path), image_size, color_mode)
+    if isinstance(result, SkippedFile):
+        return result
+    return result.astype(np.float32, copy=False)
+
+
+def _decode_pixels(
+    spath: str, image_size: tuple[int, int], color_mode: str
+) -> np.ndarray | SkippedFile:
+    """:func:`decode_image` without the final cast: uint8 when no resize was needed.
+
+    Batches copy each image straight into one float32 buffer, so the cast happens there,
+    once per image and without a temporary array.
+    """
     try:
         size = os.stat(spath).st_size
     except FileNotFoundError:
@@ -240,6 +257,8 @@ def _decode_opened(img: Image.Image, image_size: tuple[int, int], color_mode: st
     img.load()
     ImageOps.exif_transpose(img, in_place=True)  # no copy when already upright
     arr = _to_mode(img, color_mode)
+    if arr.shape[:2] == (target_h, target_w):
+        return arr  # uint8 (float32 for 16-bit); the caller casts
     return resize_bilinear(arr, (target_h, target_w))
 
 
@@ -303,20 +322,24 @@ def _walk(root: str, recursive: bool) -> Iterator[str]:
 def _decode_chunk(
     paths: Sequence[str], image_size: tuple[int, int], color_mode: str
 ) -> DecodedBatch:
-    channels = channels_for(color_mode)
-    arrays: list[np.ndarray] = []
+    images = np.empty((len(paths), *image_size, channels_for(color_mode)), dtype=np.float32)
+    fast: dict[int, np.ndarray] = {}
+    if color_mode == "rgb":
+        from dlcli.data.jpeg_tf import batch_decode_jpegs  # imports this module: import late
+
+        fast = batch_decode_jpegs(paths, image_size)
     good: list[str] = []
     errors: list[SkippedFile] = []
-    for p in paths:
-        result = decode_image(p, image_size, color_mode)
+    for i, p in enumerate(paths):
+        result = fast.get(i)
+        if result is None:
+            result = _decode_pixels(p, image_size, color_mode)
         if isinstance(result, SkippedFile):
             errors.append(result)
         else:
-            arrays.append(result)
+            images[len(good)] = result  # casts uint8 -> float32 in place, exactly
             good.append(p)
-    empty = np.zeros((0, *image_size, channels), dtype=np.float32)
-    images = np.stack(arrays) if arrays else empty
-    return DecodedBatch(images=images, paths=good, errors=errors)
+    return DecodedBatch(images=images[: len(good)], paths=good, errors=errors)
 
 
 def default_workers() -> int:

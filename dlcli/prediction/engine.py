@@ -2,8 +2,9 @@
 
 Files are decoded by :mod:`dlcli.data.decode` (the same code training uses, so the model
 sees the same pixels) on a thread pool that works a few batches ahead of the model, while
-the main thread runs the model on whole batches through ``LoadedModel.predict_batch``.
-Nothing is accumulated: each batch is yielded as soon as it is scored, so memory stays flat
+the main thread runs the model on whole batches through ``LoadedModel.predict_batch``, all
+of one shape (a short batch is padded), so the model is compiled once. Nothing is
+accumulated: each batch is yielded as soon as it is scored, so memory stays flat
 however many files there are.
 """
 
@@ -144,6 +145,7 @@ def iter_scored_batches(
     """Decode and score ``paths`` in order; bad files come back in ``errors``, never raise."""
     settings = settings or image_settings(loaded)
     convert = converter or output_converter(loaded)
+    traced_full = False
     for batch in iter_decoded_batches(
         paths,
         settings.image_size,
@@ -151,11 +153,30 @@ def iter_scored_batches(
         batch_size=batch_size,
         workers=workers,
     ):
-        if not batch.paths:
+        n = len(batch.paths)
+        if not n:
             yield ScoredBatch(paths=[], probabilities=np.zeros((0, 0)), errors=batch.errors)
             continue
-        raw = loaded.predict_batch(batch.images)
+        images = batch.images
+        if n == batch_size:
+            traced_full = True
+        elif traced_full:
+            images = _padded(images, batch_size)
+        raw = loaded.predict_batch(images)[:n]
         yield ScoredBatch(paths=batch.paths, probabilities=convert(raw), errors=batch.errors)
+
+
+def _padded(images: np.ndarray, batch_size: int) -> np.ndarray:
+    """``images`` with zero rows appended up to ``batch_size``.
+
+    Once the model has run on full batches, a short batch (the last one, or one with
+    skipped files) is padded to the same shape: every call then has one signature, so the
+    compiled Keras function is never traced again and a TFLite interpreter never
+    reallocates. The padded rows cost at most one batch of compute and are dropped.
+    """
+    out = np.zeros((batch_size, *images.shape[1:]), dtype=images.dtype)
+    out[: len(images)] = images
+    return out
 
 
 def top_indices(probabilities: np.ndarray, k: int) -> np.ndarray:
