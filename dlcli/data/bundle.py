@@ -85,22 +85,56 @@ class DataBundle:
         """Shuffled (reproducibly from ``seed``, new order each epoch), augmented batches."""
         return self._make(self.train, batch_size, shuffle=self.shuffle, augment=True)
 
+    def make_train_epochs(
+        self, batch_size: int, start_epoch: int, end_epoch: int, *, augment: bool = True
+    ) -> Any:
+        """Epochs ``start_epoch + 1 .. end_epoch`` back to back, for one iterator per run.
+
+        Each epoch's order is a function of ``seed`` and the epoch number only (stateless),
+        so a resumed run sees the same batches as an uninterrupted one without replaying
+        earlier epochs. Batches never span two epochs (the last one may be partial).
+        ``augment=False`` leaves augmentation to the caller (``augmentation()``), e.g. inside
+        a compiled training step, where its random draws happen in a fixed order.
+        """
+        return self._make(
+            self.train,
+            batch_size,
+            shuffle=self.shuffle,
+            augment=augment,
+            epochs=(int(start_epoch), int(end_epoch)),
+        )
+
+    def augmentation(self) -> Any | None:
+        """The recipe's augmentation layers as one ``keras.Sequential`` (None without any)."""
+        return _augmentation(self.augment) if self.augment else None
+
     def make_validation(self, batch_size: int | None = None) -> Any:
         """Validation batches in a fixed order, never augmented; None if there is no split."""
         if self.validation is None:
             return None
         return self._make(self.validation, batch_size, shuffle=False, augment=False)
 
-    def _make(self, split: ArraySplit, batch_size: int | None, *, shuffle: bool, augment: bool):
+    def _make(
+        self,
+        split: ArraySplit,
+        batch_size: int | None,
+        *,
+        shuffle: bool,
+        augment: bool,
+        epochs: tuple[int, int] | None = None,
+    ):
         from dlcli.backend import tf
 
         bs = int(batch_size or self.batch_size)
         n = len(split)
         autotune = tf.data.AUTOTUNE
-        ds = tf.data.Dataset.range(n)
-        if shuffle:
-            ds = ds.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(bs)
+        if epochs is not None:
+            ds = _epoch_batches(n, bs, epochs, self.seed if shuffle else None)
+        else:
+            ds = tf.data.Dataset.range(n)
+            if shuffle:
+                ds = ds.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
+            ds = ds.batch(bs)
         y_all = tf.constant(split.y, dtype=tf.int32)
         shape = (None, *self.input_shape)
         if split.x is not None and not isinstance(split.x, np.memmap):
@@ -127,6 +161,21 @@ class DataBundle:
 
             ds = ds.map(apply, num_parallel_calls=autotune)
         return ds.prefetch(autotune)
+
+
+def _epoch_batches(n: int, bs: int, epochs: tuple[int, int], seed: int | None) -> Any:
+    """Index batches (int64) for epochs ``epochs[0] + 1 .. epochs[1]``, each its own order."""
+    from dlcli.backend import tf
+
+    def one_epoch(epoch):
+        idx = tf.range(n, dtype=tf.int64)
+        if seed is not None:
+            pair = tf.stack([tf.constant(seed, tf.int64), epoch])
+            idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
+        return tf.data.Dataset.from_tensor_slices(idx).batch(bs)
+
+    start, end = epochs
+    return tf.data.Dataset.range(start + 1, end + 1).flat_map(one_epoch)
 
 
 def _memmap_fetch(arr: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -29,9 +29,10 @@ from dlcli.training.events import (
 from dlcli.training.hooks import BestTracker, EarlyStopping
 from dlcli.training.rundir import RunDirectory, prepare_run_dir
 from dlcli.training.signals import StopRequest
-from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint
+from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint, write_best
 
 TEST_WORKER_WEIGHTS_ENV = "DLCLI_TEST_WORKER_WEIGHTS"
+PROGRESS_INTERVAL_S = 0.1  # StepsDone events at most this often
 
 
 @dataclass
@@ -103,7 +104,6 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     global_bs = int(recipe.data.batch_size) * plan.replicas
     steps = setup.steps_for(bundle.num_train, global_bs)
     k = options.steps_per_call or _steps_per_call(steps)
-    train_ds = setup.distribute(strategy, bundle.make_train(global_bs))
     val = bundle.make_validation(global_bs)
     val_ds = setup.distribute(strategy, val) if val is not None else None
 
@@ -113,6 +113,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
 
     with strategy.scope():
         model = setup.build_network(recipe.model, bundle.input_shape, recipe.name)
+        augment = bundle.augmentation()
         optimizer, base_lr = setup.make_optimizer(spec.optimizer, plan.precision_policy)
         model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics))
         optimizer.build(model.trainable_variables)
@@ -128,8 +129,9 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             global_batch_size=global_bs,
             schedule=schedule,
             jit_compile=plan.jit_compile,
+            augment=augment,
         )
-    variables = setup.variables_of(model, optimizer)
+    variables = setup.variables_of(model, optimizer, augment)
 
     state = RunState(best=BestTracker.for_monitor(ckpt_monitor), started=started)
     if spec.early_stopping is not None:
@@ -139,16 +141,19 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
         )
     if options.resume:
         restore_checkpoint(run, state, variables)
-        for _ in range(state.epoch):
-            # Each new iterator draws the next shuffle order: replay the finished epochs'
-            # draws so the resumed epochs see the batches an uninterrupted run would.
-            iter(train_ds)
         if state.stopped_early and spec.epochs > state.epoch:
             state.stopped_early = False  # more epochs asked for: train on
             if state.early:
                 state.early.wait = 0
     else:
         save_checkpoint(run, state, variables, seed, 0)  # epoch 0: resumable from the very start
+
+    # One iterator for the whole run (no per-epoch iterator start-up and tear-down); each
+    # epoch's shuffle order depends on the seed and epoch number only, so resuming needs
+    # no replay. Augmentation runs inside the compiled step: in a parallel tf.data map its
+    # random draws happened in thread order, so the same seed gave different runs.
+    epochs_ds = bundle.make_train_epochs(global_bs, state.epoch, spec.epochs, augment=False)
+    iterator = iter(setup.distribute(strategy, epochs_ds))
 
     # Wall time adds up over sessions, each counted up to its last checkpoint.
     prior_wall = float(state.totals.get("wall_time_s", 0.0))
@@ -182,20 +187,23 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
                 break
             on_event(EpochStarted(epoch=epoch, epochs=spec.epochs, steps=steps))
             fns.reset()
-            t0 = time.perf_counter()
+            t0 = last_report = time.perf_counter()
             done = 0
-            iterator = iter(train_ds)
             while done < steps:
                 n = min(k, steps - done)
                 bad = int(fns.train_chunk(iterator, n))
                 done += n
                 if bad:
+                    write_best(run, model, variables["model"], state)
                     raise _nan_failure(epoch, done - n + bad, steps, base_lr, run, state)
                 if stop.requested:
+                    write_best(run, model, variables["model"], state)
                     raise _interrupted(stop.signal_name, epoch, run, state)
-                if done < steps:
-                    elapsed = time.perf_counter() - t0
-                    rate = done * global_bs / max(elapsed, 1e-9)
+                now = time.perf_counter()
+                if done < steps and now - last_report >= PROGRESS_INTERVAL_S:
+                    # Reading metrics syncs with the device: at most ~10 times a second.
+                    last_report = now
+                    rate = done * global_bs / max(now - t0, 1e-9)
                     logs = fns.logs(validation=False)
                     on_event(StepsDone(epoch, done, steps, logs, rate))
             train_time = time.perf_counter() - t0
@@ -203,6 +211,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
                 fns.validate(val_ds)
             logs = fns.logs(validation=val_ds is not None)
             if not math.isfinite(logs["loss"]):
+                write_best(run, model, variables["model"], state)
                 raise _nan_failure(epoch, done, steps, base_lr, run, state)
             lr = fns.current_lr()
             epoch_time = time.perf_counter() - t0
@@ -210,10 +219,12 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             row = {"epoch": epoch, **logs, "lr": lr, "epoch_time_s": round(epoch_time, 4)}
             state.history.append(row)
             improved = state.best.update(logs, epoch)
-            if improved and spec.checkpoint.best:
-                run.save_model(model, "best.keras")
             stop_now = False
             arrays_extra = {}
+            if improved and spec.checkpoint.best:
+                # Kept in memory and in the checkpoint; best.keras is written once at the end.
+                state.best_weights = setup.read_values(variables["model"])
+                arrays_extra["best"] = state.best_weights
             if state.early is not None:
                 before = state.early.tracker.epoch
                 stop_now = state.early.update(logs, epoch)
@@ -240,6 +251,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
                 )
             )
             if stop.requested and epoch < spec.epochs and not stop_now:
+                write_best(run, model, variables["model"], state)
                 raise _interrupted(stop.signal_name, epoch + 1, run, state)
 
     board.close()
@@ -255,8 +267,9 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     state.totals["wall_time_s"] = prior_wall + time.perf_counter() - t_start
     files = {"recipe.yaml": run.file("recipe.yaml"), "labels.json": run.file("labels.json")}
     files["model.keras"] = run.save_model(model, "model.keras")
-    if (run.path / "best.keras").is_file():
-        files["best.keras"] = run.file("best.keras")
+    best = write_best(run, model, variables["model"], state, final=files["model.keras"])
+    if best is not None or run.file("best.keras").is_file():
+        files["best.keras"] = run.file("best.keras")  # else from an older session
     files["history.csv"] = run.write_history(state.history)
     metrics = metrics_document(
         name=recipe.name,
@@ -294,15 +307,11 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     return result
 
 
-def _steps_per_call(steps: int, cap: int = 4) -> int:
-    """Steps unrolled into one compiled call: at most ``cap`` (more costs tracing time and
-    is not faster per step), preferring a divisor of ``steps`` so one trace serves every call.
+def _steps_per_call(steps: int, calls: int = 8, cap: int = 8) -> int:
+    """Steps per compiled call: about ``calls`` calls per epoch, at most ``cap`` steps (the
+    host checks for Ctrl-C and reports progress between calls). Any count reuses one trace.
     """
-    cap = max(1, min(cap, steps // 8))
-    for k in range(cap, 1, -1):
-        if steps % k == 0:
-            return k
-    return cap
+    return max(1, min(cap, math.ceil(steps / calls)))
 
 
 def _log_keys(metrics: list[str], *, validation: bool) -> list[str]:

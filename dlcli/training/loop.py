@@ -7,9 +7,13 @@ One code path for every strategy (default, one device, mirrored, multi-worker):
   replicas, so summing gradients over replicas gives the single-device gradient;
 - metrics are Keras metric objects updated inside each replica (their variables sum over
   replicas when read);
-- ``train_chunk`` runs K steps per call, pulling batches from the distributed iterator
-  inside the graph, so Python runs once per K steps, not once per step; it reports the
+- ``train_chunk`` runs K steps per call in a graph ``tf.while_loop``, pulling batches from
+  the distributed iterator inside the graph, so Python runs once per K steps, not once per
+  step; K is a tensor, so one trace (of one step) serves every chunk size. It reports the
   first step whose loss was not finite.
+- every ``tf.function`` is traced with ``autograph=False``: there is no data-dependent
+  Python control flow to convert, and autograph's conversion of everything the steps call
+  cost about a second per run.
 """
 
 from __future__ import annotations
@@ -90,10 +94,12 @@ class StepFunctions:
         global_batch_size: int,
         schedule: Schedule | None,
         jit_compile: bool = False,
+        augment: Any | None = None,
     ) -> None:
         self.strategy = strategy
         self.model = model
         self.optimizer = optimizer
+        self.augment = augment  # layers applied to training batches inside the step
         self.loss_fn = make_loss(loss_name)
         self.global_batch_size = int(global_batch_size)
         self.schedule = None if schedule is None or schedule.is_constant else schedule
@@ -106,9 +112,13 @@ class StepFunctions:
             keras.metrics.Mean(name="val_loss"),
             *make_metrics(metric_names, loss_name, prefix="val_"),
         ]
-        self._forward_backward = tf.function(self._gradients, jit_compile=bool(jit_compile))
-        self.train_chunk = tf.function(self._train_chunk)
-        self.validate = tf.function(self._validate)
+        # autograph=False: the steps have no data-dependent Python control flow, and
+        # converting them (and everything they call) cost about a second of tracing.
+        self._forward_backward = tf.function(
+            self._gradients, jit_compile=bool(jit_compile), autograph=False
+        )
+        self._train_chunk = tf.function(self._train_loop, autograph=False, reduce_retracing=True)
+        self.validate = tf.function(self._validate, autograph=False, reduce_retracing=True)
 
     # -- replica functions ---------------------------------------------------------------
 
@@ -132,6 +142,8 @@ class StepFunctions:
         return grads, per_example + reg, pred
 
     def _replica_train(self, x: Any, y: Any) -> Any:
+        if self.augment is not None:
+            x = self.augment(x, training=True)
         grads, losses, pred = self._forward_backward(x, y)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         self.train_metrics[0].update_state(losses)
@@ -151,28 +163,40 @@ class StepFunctions:
 
     # -- cross-replica loops ---------------------------------------------------------------
 
-    def _train_chunk(self, iterator: Any, steps: int) -> Any:
-        """Run ``steps`` steps (a Python int: unrolled, one trace per distinct count).
+    def train_chunk(self, iterator: Any, steps: int) -> Any:
+        """Run ``steps`` steps in one compiled call (one trace serves every count).
 
         Returns the 1-based index of the first step whose loss was not finite, or 0.
-        Unrolled, because a ``tf.range`` loop in the graph often ran at half speed on 2
-        shared CPU cores (measured against ``model.fit``); unrolled steps did not.
         """
-        bad = tf.constant(0)
-        for i in range(steps):
+        return self._train_chunk(iterator, tf.constant(int(steps), tf.int32))
+
+    def _train_loop(self, iterator: Any, steps: Any) -> Any:
+        """A graph loop over ``steps`` (a tensor) steps, pulling batches in the graph."""
+
+        def body(i: Any, bad: Any) -> tuple[Any, Any]:
             if self.schedule is not None:
                 self.optimizer.learning_rate = self.schedule.tf_at(self.optimizer.iterations)
             x, y = next(iterator)
             per_replica = self.strategy.run(self._replica_train, args=(x, y))
             loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-            bad = tf.where(
-                tf.logical_and(bad == 0, tf.logical_not(tf.math.is_finite(loss))), i + 1, bad
-            )
+            first_bad = tf.logical_and(bad == 0, tf.logical_not(tf.math.is_finite(loss)))
+            return i + 1, tf.where(first_bad, i + 1, bad)
+
+        zero = tf.constant(0, tf.int32)
+        _, bad = tf.while_loop(lambda i, _: i < steps, body, [zero, zero])
         return bad
 
     def _validate(self, dataset: Any) -> None:
-        for x, y in dataset:
+        iterator = iter(dataset)
+
+        def body(optional: Any) -> list[Any]:
+            x, y = optional.get_value()
             self.strategy.run(self._replica_validate, args=(x, y))
+            return [iterator.get_next_as_optional()]
+
+        tf.while_loop(
+            lambda optional: optional.has_value(), body, [iterator.get_next_as_optional()]
+        )
 
     # -- host side -------------------------------------------------------------------------
 

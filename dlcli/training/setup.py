@@ -77,9 +77,13 @@ def _model_name(name: str) -> str:
     return safe or "model"
 
 
-def variables_of(model: Any, optimizer: Any) -> dict[str, list[Any]]:
-    """The state a checkpoint holds: every model variable (incl. RNG seeds), the optimizer's."""
-    return {"model": list(model.variables), "optimizer": list(optimizer.variables)}
+def variables_of(model: Any, optimizer: Any, augment: Any = None) -> dict[str, list[Any]]:
+    """The state a checkpoint holds: every model variable (incl. RNG seeds), the optimizer's,
+    and the augmentation layers' RNG seed states (when there are any)."""
+    found = {"model": list(model.variables), "optimizer": list(optimizer.variables)}
+    if augment is not None and augment.variables:
+        found["augment"] = list(augment.variables)
+    return found
 
 
 def read_values(variables: list[Any]) -> list[Any]:

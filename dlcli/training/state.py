@@ -3,13 +3,16 @@
 ``checkpoints/state.json`` (the commit point, written last) records the last completed
 epoch, the history so far, the best value, early stopping's patience count, timing totals,
 the seed and the lr-schedule position (``optimizer.iterations``), and names the array
-files: every model variable (weights and RNG seed states), every optimizer variable, and
-for early stopping with ``restore_best`` the weights of its best epoch.
+files: every model variable (weights and RNG seed states), every optimizer variable, the
+model variables of the best epoch (``best.keras`` is written from them at the end), and for
+early stopping with ``restore_best`` the weights of its best epoch. An array file is only
+rewritten when its content changed; ``state.json`` keeps naming the older file otherwise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dlcli.errors import RunFailure
@@ -30,6 +33,7 @@ class RunState:
     started: str = ""
     files: dict[str, str] = field(default_factory=dict)  # checkpoint array files
     early_best: list[Any] | None = None  # weights of early stopping's best epoch
+    best_weights: list[Any] | None = None  # model variables at ``best``'s epoch (best.keras)
 
 
 def save_checkpoint(
@@ -67,6 +71,8 @@ def restore_checkpoint(run: RunDirectory, state: RunState, variables: dict[str, 
     doc = run.load_state()
     for key, vs in variables.items():
         values = run.load_arrays(doc, key)
+        if values is None and key == "augment":
+            continue  # a checkpoint from before augmentation state was saved: fresh draws
         if values is None:
             raise RunFailure(f"checkpoint has no {key} arrays", file=run.read_path / "checkpoints")
         setup.assign_values(vs, values, key)
@@ -79,8 +85,47 @@ def restore_checkpoint(run: RunDirectory, state: RunState, variables: dict[str, 
     best = doc.get("best")
     if best and state.best is not None and best.get("monitor") == state.best.monitor:
         state.best = BestTracker.from_dict(best)
+    if state.best is not None and state.best.epoch is not None:
+        state.best_weights = run.load_arrays(doc, "best")
     early = doc.get("early_stopping")
     es = state.early
     if early and es is not None and early["best"]["monitor"] == es.tracker.monitor:
         es.load(early)
         state.early_best = run.load_arrays(doc, "early_best")
+
+
+def write_best(
+    run: RunDirectory,
+    model: Any,
+    model_vars: list[Any],
+    state: RunState,
+    final: Path | None = None,
+) -> Path | None:
+    """Write ``best.keras`` from the best epoch's weights (kept in memory); None if none.
+
+    ``final``: the just-saved ``model.keras``; copied when it holds the same weights.
+    """
+    if state.best_weights is None:
+        return None
+    from dlcli.training import setup
+
+    current = setup.read_values(model_vars)
+    if final is not None and _same_arrays(current, state.best_weights):
+        import shutil
+
+        from dlcli import atomic
+
+        with atomic.atomic_path(run.file("best.keras"), suffix=".keras") as tmp:
+            shutil.copyfile(final, tmp)
+        return run.file("best.keras")
+    setup.assign_values(model_vars, state.best_weights, "model")
+    try:
+        return run.save_model(model, "best.keras")
+    finally:
+        setup.assign_values(model_vars, current, "model")
+
+
+def _same_arrays(a: list[Any], b: list[Any]) -> bool:
+    import numpy as np
+
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
