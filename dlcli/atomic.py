@@ -8,16 +8,21 @@ and Windows when both are on one filesystem).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from dlcli.errors import OutputExistsError
+from dlcli.errors import OutputExistsError, OutputPathError, UsageError
 
 
 def check_writable(path: Path, *, overwrite: bool) -> None:
     """Refuse to replace a user's file unless ``overwrite`` is set."""
+    if Path(path).is_dir():  # --overwrite cannot turn a folder into a file
+        raise UsageError(
+            "the output path is a folder", file=path, expected="a file name", hint="add a file name"
+        )
     if path.exists() and not overwrite:
         raise OutputExistsError(
             "output file exists",
@@ -35,12 +40,19 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.",
-        suffix=suffix if suffix is not None else "".join(path.suffixes) or ".tmp",
-        dir=path.parent,
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.",
+            suffix=suffix if suffix is not None else "".join(path.suffixes) or ".tmp",
+            dir=path.parent,
+        )
+    except OSError as exc:  # a folder that cannot exist or be written: the user's to fix
+        raise OutputPathError(
+            f"cannot write here ({exc.strerror or exc})",
+            file=path,
+            hint="choose a writable location",
+        ) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -56,7 +68,10 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
             tmp.unlink()
 
 
+@functools.cache
 def _umask() -> int:
+    # Reading the umask means setting it; do it once, at the first write, rather than while
+    # other threads (decoders, progress) may be creating files.
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -134,6 +134,10 @@ class OutputExistsError(DlcliError, FileExistsError):
     """An output file exists and --overwrite was not given."""
 
 
+class OutputPathError(DlcliError, OSError):
+    """An output cannot be written where the user asked (missing or read-only folder)."""
+
+
 class UsageError(DlcliError):
     """Flags that contradict each other or values out of range that Typer cannot check."""
 

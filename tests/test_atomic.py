@@ -37,13 +37,20 @@ def test_check_writable_refuses_existing_file_without_overwrite(tmp_path: Path) 
     check_writable(target, overwrite=True)
 
 
-def test_written_file_gets_umask_mode_not_private_temp_mode(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_file_gets_umask_mode_not_private_temp_mode(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
     import os
 
-    old = os.umask(0o022)
+    from dlcli import atomic
+
+    old = os.umask(umask)
+    atomic._umask.cache_clear()  # read once per process; re-read for this umask
     try:
         target = tmp_path / "out.txt"
         write_text(target, "x")
     finally:
         os.umask(old)
-    assert target.stat().st_mode & 0o777 == 0o644
+        atomic._umask.cache_clear()
+    assert target.stat().st_mode & 0o777 == mode

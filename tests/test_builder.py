@@ -189,3 +189,19 @@ def test_attention_layers_get_separate_inputs() -> None:
     out = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(inp, inp)
     oracle = keras.Model(inp, keras.layers.GlobalAveragePooling1D()(out))
     assert model.count_params() == oracle.count_params()
+
+
+def test_build_error_from_an_argument_override_names_the_override(tmp_path) -> None:
+    # The file says units: 8; the error must not point only at that line.
+    from dlcli.recipe import load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text("name: o\nmodel:\n  input: [4]\n  layers:\n    - Dense: {units: 8}\n")
+    recipe = load_recipe(path, overrides=["model.layers[0].Dense.units=-3"])
+    with pytest.raises(ModelBuildError) as info:
+        build_model(recipe.model)
+    text = info.value.format()
+    assert "r.yaml:5:7" in text
+    assert "--set model.layers[0].Dense.units=-3" in text
+    untouched = load_recipe(path, overrides=["name=p"]).model.layers[0].where
+    assert "--set" not in (untouched.field or "")

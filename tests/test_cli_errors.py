@@ -105,3 +105,19 @@ def test_unknown_command_is_exit_2_in_a_real_process(run_dlcli) -> None:
     proc = run_dlcli("no-such-command")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_or_folder_output_is_a_user_error(tmp_path, capsys) -> None:
+    # A file where a folder should be, and a folder where a file should be: exit 2, no
+    # "runtime failure" and nothing written (schema --out goes through dlcli.atomic).
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert main(["schema", "--out", str(blocker / "s.json")]) == 2
+    assert main(["schema", "--out", str(folder), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "runtime failure" not in err
+    assert f"{blocker / 's.json'}: cannot write here" in err
+    assert f"{folder}: the output path is a folder" in err
+    assert blocker.read_text() == "keep" and folder.is_dir() and not list(folder.iterdir())

@@ -313,6 +313,17 @@ def test_bad_options_exit_2(digits_run, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_missing_sample_folder_is_named(digits_run, tmp_path, capsys):
+    run, _ = digits_run
+    out = tmp_path / "m.onnx"
+    missing = tmp_path / "no_such_folder"
+    assert (
+        main(["export", str(run), "-f", "onnx", "--out", str(out), "--sample", str(missing)]) == 2
+    )
+    assert f"{missing}: --sample: --sample path not found" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_bare_keras_file_needs_sample_and_exported_input_refused(digits_run, exports, tmp_path):
     run, _ = digits_run
     bare = tmp_path / "bare.keras"

@@ -389,3 +389,30 @@ def test_saved_model_dir_refused_for_keras_loading(tmp_path):
     with pytest.raises(ModelLoadError, match="SavedModel") as err:
         load_model_file(sm)
     assert "predict" in err.value.format()
+
+
+@pytest.mark.parametrize(
+    ("prep", "message"),
+    [
+        ({"image_size": [8, "x"]}, "bad image_size"),
+        ({"image_size": [8, 8], "color_mode": "cmyk"}, "bad color_mode"),
+        ({"image_size": [16, 16]}, "image_size [16, 16] does not fit the model"),
+        ({"image_size": [8, 8], "color_mode": "rgb"}, "color_mode 'rgb' gives 3 channel(s)"),
+    ],
+)
+def test_image_settings_from_labels_checked_against_the_model(
+    tmp_path, image_model_file, prep, message
+):
+    # These used to surface later as a bare ValueError from int() or from the model (exit 1,
+    # no file named); they are the labels file's fault and must say so.
+    from dlcli.modeling.loading import resolve_model
+
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"class_names": ["a", "b", "c"], "kind": "images", **prep}))
+    with pytest.raises(ModelLoadError) as err:
+        resolve_model(image_model_file, labels=labels)
+    assert err.value.exit_code == 2
+    assert err.value.format().startswith(f"{labels}: {message}")
+    good = {"class_names": ["a", "b", "c"], "image_size": [8, 8], "color_mode": "grayscale"}
+    labels.write_text(json.dumps(good))
+    assert resolve_model(image_model_file, labels=labels).preprocessing["image_size"] == [8, 8]

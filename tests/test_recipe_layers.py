@@ -238,3 +238,20 @@ def test_problem_list_is_capped() -> None:
     found = problems_of(text)
     assert len(found) == 51
     assert found[-1] == "... and 10 more problems"
+
+
+def test_booleans_are_not_taken_as_numbers() -> None:
+    # True == 1 in Python and to Keras: `units: true` built a 1-unit layer, `Dropout: true`
+    # (rate 1) dropped every value.
+    found = problems_of(model("- Flatten\n- Dropout: true\n- Dense: {units: true}\n"))
+    assert found == [
+        "t.yaml:6:16: model.layers[1].Dropout: Dropout argument 'rate' is not a true/false "
+        "switch; received: True (see `dlcli layers Dropout`)",
+        "t.yaml:7:22: model.layers[2].Dense.units: Dense argument 'units' is not a true/false "
+        "switch; received: True (see `dlcli layers Dense`)",
+    ]
+    found = problems_of(model("- Conv2D: {filters: 2, kernel_size: 3, groups: true}\n"))
+    assert "Conv2D argument 'groups' is not a true/false switch; expected a number" in found[0]
+    # real switches still take booleans
+    got = layers_of(model("- Flatten\n- Dense: {units: 2, use_bias: false}\n"))
+    assert got[1][3] == {"units": 2, "use_bias": False}

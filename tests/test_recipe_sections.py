@@ -131,3 +131,36 @@ def test_switch_override_from_the_command_line(tmp_path: Path) -> None:
     path.write_text("name: x\nmodel: {layers: [Dense: 2]}\n")
     recipe = load_recipe(path, overrides=["train.jit_compile=on", "train.mixed_precision=off"])
     assert (recipe.train.jit_compile, recipe.train.mixed_precision) == ("on", "off")
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "received"),
+    [
+        ("train:\n  epochs: true\n", "train.epochs", True),
+        ("train:\n  epochs: '3'\n", "train.epochs", "3"),
+        ("train:\n  seed: false\n", "train.seed", False),
+        ("train:\n  early_stopping: {patience: true}\n", "train.early_stopping.patience", True),
+        ("train:\n  early_stopping: {min_delta: true}\n", "train.early_stopping.min_delta", True),
+        ("train:\n  checkpoint: {best: 1}\n", "train.checkpoint.best", 1),
+        ("data:\n  train: d\n  batch_size: '8'\n", "data.batch_size", "8"),
+        ("data:\n  train: d\n  image_size: [8, true]\n", "data.image_size[1]", True),
+        ("data:\n  train: d\n  shuffle: 0\n", "data.shuffle", 0),
+    ],
+)
+def test_numbers_and_switches_are_not_silently_coerced(
+    section: str, field: str, received: object
+) -> None:
+    # `epochs: true` used to train for 1 epoch, `shuffle: 0` to turn shuffling off.
+    found = problems("name: c\n" + MODEL + section)
+    assert [p.field for p in found] == [field]
+    assert found[0].has_received and found[0].received == received
+    assert type(found[0].received) is type(received)
+
+
+def test_floats_still_accept_integers() -> None:
+    r = load_recipe_text(
+        "name: f\n" + MODEL + "train:\n  early_stopping: {min_delta: 0}\n"
+        "  lr_schedule: {kind: step, step_epochs: 2, decay_rate: 1, min_lr: 0}\n"
+    )
+    assert r.train.early_stopping.min_delta == 0.0
+    assert (r.train.lr_schedule.step_epochs, r.train.lr_schedule.decay_rate) == (2.0, 1.0)

@@ -84,6 +84,8 @@ def _image_samples(loaded: Any, sample: Path | None, limit: int) -> SampleBatch:
         )
     color_mode = prep.get("color_mode") or "rgb"
     if sample is not None:
+        if not Path(sample).exists() and not any(c in str(sample) for c in "*?["):
+            raise DataError("--sample path not found", file=sample, field="--sample")
         sources, where = [sample], str(sample)
     else:
         data = _run_data(loaded.run_dir)

@@ -218,6 +218,8 @@ def resolve_model(
         class_names = label_names
         preprocessing.update(label_prep)
     _check_label_count(class_names, runner.output_units, labels or model_path)
+    prep_source = labels or (run_dir / "labels.json" if run_dir and fmt == "keras" else p)
+    _check_image_preprocessing(preprocessing, runner.input_shape, prep_source)
     return LoadedModel(
         model=model,
         class_names=class_names,
@@ -228,6 +230,51 @@ def resolve_model(
         predict_batch=runner.predict,
         output_units=runner.output_units,
     )
+
+
+def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -> None:
+    """Image settings from labels.json/--labels must be usable and fit the model's input.
+
+    They decide how every image is decoded; a wrong size or colour mode would otherwise
+    fail deep inside the model (or TensorFlow) as a runtime error without naming the file.
+    """
+    from dlcli.modeling.runtimes import COLOR_MODE_BY_CHANNELS
+
+    if prep.get("kind", "images") != "images":
+        return
+    size, mode = prep.get("image_size"), prep.get("color_mode")
+    if size is not None and not (
+        isinstance(size, (list, tuple))
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    ):
+        raise ModelLoadError(
+            "bad image_size",
+            file=source,
+            expected="[height, width], positive integers",
+            received=size,
+        )
+    if mode is not None and mode not in COLOR_MODE_BY_CHANNELS.values():
+        raise ModelLoadError(
+            "bad color_mode", file=source, expected="grayscale, rgb or rgba", received=mode
+        )
+    shape = tuple(shape or ())
+    if len(shape) != 3:
+        return
+    if size is not None and all(shape[:2]) and [int(v) for v in shape[:2]] != list(size):
+        raise ModelLoadError(
+            f"image_size {list(size)} does not fit the model, which takes "
+            f"{shape[0]}x{shape[1]} images",
+            file=source,
+            expected=f"image_size: [{shape[0]}, {shape[1]}]",
+        )
+    channels = {v: k for k, v in COLOR_MODE_BY_CHANNELS.items()}
+    if mode is not None and shape[2] and channels[mode] != int(shape[2]):
+        raise ModelLoadError(
+            f"color_mode {mode!r} gives {channels[mode]} channel(s); the model takes {shape[2]}",
+            file=source,
+            expected=f"color_mode: {COLOR_MODE_BY_CHANNELS.get(int(shape[2]), '?')}",
+        )
 
 
 def _format_of(p: Path) -> str:

@@ -25,15 +25,25 @@ from dlcli.recipe.spec import INPUT, LayerSpec, SourceRef
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
 MODEL_KEYS = ("input", "blocks", "layers")
+# Blocks times `repeat` can turn a few lines into millions of layers (a recipe "billion
+# laughs"); no real network comes near this, and validation must fail fast instead.
+MAX_LAYERS = 10_000
 
 
 def _where(positions: Positions, path: KeyPath) -> SourceRef:
     pos, override = positions.locate(path)
+    field = format_path(path)
+    # An override of one argument (``--set model.layers[1].Conv2D.filters=0``) leaves the
+    # entry's file line in place; name the override too, or a build error would point at
+    # a line that does not hold the value it complains about.
+    below = [label for sub, label in positions.overridden.items() if sub[: len(path)] == path]
+    if override is None and below:
+        field += f" (with {', '.join(dict.fromkeys(below))})"
     return SourceRef(
         file=positions.file if override is None else override,
         line=pos[0] if pos else None,
         column=pos[1] if pos else None,
-        field=format_path(path),
+        field=field,
     )
 
 
@@ -118,6 +128,17 @@ def _expand(
     blocks: dict[str, list[_Entry] | None],
     parser: LayerParser,
 ) -> list[_Placed] | None:
+    total = 0
+    for item in items:
+        body = blocks.get(item.block) if isinstance(item, _BlockUse) else None
+        total += len(body) * item.repeat if isinstance(item, _BlockUse) and body else 1
+        if total > MAX_LAYERS:
+            parser.problem(
+                item.path,
+                f"the model expands to more than {MAX_LAYERS:,} layers",
+                hint="lower `repeat` or split the model",
+            )
+            return None
     placed: list[_Placed] = []
     counters: dict[str, int] = {}
     prefixes: dict[str, KeyPath] = {}

@@ -163,6 +163,23 @@ class LayerParser:
                     hint=hint or f"see `dlcli layers {key}` for its arguments",
                 )
                 ok = False
+        for arg, given in args.items():
+            # Python (and Keras' checks) take True as 1: `Dense: {units: true}` would build
+            # a 1-unit layer and `Dropout: true` drop everything. Numbers must be numbers.
+            arg_info = info.args.get(arg)
+            if arg_info is None or not isinstance(given, bool):
+                continue
+            default = arg_info.default
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            if numeric or arg_info.required:
+                self.problem(
+                    (*args_path, arg) if isinstance(value, dict) else args_path,
+                    f"{key} argument {arg!r} is not a true/false switch",
+                    expected="a number" if numeric else None,
+                    received=given,
+                    hint=f"see `dlcli layers {key}`",
+                )
+                ok = False
         misspelt = {m for arg in args if arg not in info.args for m in _close(arg, info.args)}
         missing = [
             a for a in info.required_args if a not in args and a != "name" and a not in misspelt

@@ -9,11 +9,17 @@ The user-facing YAML syntax (shorthands, blocks, ``repeat``) is parsed into thes
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 INPUT = "input"  # the name a layer uses in ``inputs`` to mean the model input
+
+# Numbers and switches are taken as written: pydantic's lax mode would read `epochs: true`
+# as 1 and `patience: "3"` as 3 (silent auto-correction). Floats still accept integers.
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
 
 
 class _Strict(BaseModel):
@@ -51,11 +57,11 @@ class DataSpec(_Strict):
     kind: Literal["images", "csv"] = "images"
     train: Path
     validation: Path | None = None
-    validation_split: float | None = Field(default=None, gt=0.0, lt=1.0)
-    image_size: tuple[int, int] | None = None
+    validation_split: Float | None = Field(default=None, gt=0.0, lt=1.0)
+    image_size: tuple[Int, Int] | None = None
     color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
-    batch_size: int = Field(default=32, ge=1)
-    shuffle: bool = True
+    batch_size: Int = Field(default=32, ge=1)
+    shuffle: Bool = True
     cache: Literal["memory", "disk", "none"] = "memory"
     augment: list[LayerSpec] = Field(default_factory=list)
     label: str = "label"
@@ -80,34 +86,34 @@ class OptimizerSpec(_Strict):
 
 class EarlyStoppingSpec(_Strict):
     monitor: str = "val_loss"
-    patience: int = Field(default=5, ge=0)
-    min_delta: float = Field(default=0.0, ge=0.0)
-    restore_best: bool = True
+    patience: Int = Field(default=5, ge=0)
+    min_delta: Float = Field(default=0.0, ge=0.0)
+    restore_best: Bool = True
 
 
 class LRScheduleSpec(_Strict):
     kind: Literal["constant", "cosine", "step", "exponential"] = "constant"
-    warmup_epochs: float = Field(default=0.0, ge=0.0)
-    decay_rate: float = Field(default=0.5, gt=0.0, le=1.0)
-    step_epochs: float = Field(default=10.0, gt=0.0)
-    min_lr: float = Field(default=0.0, ge=0.0)
+    warmup_epochs: Float = Field(default=0.0, ge=0.0)
+    decay_rate: Float = Field(default=0.5, gt=0.0, le=1.0)
+    step_epochs: Float = Field(default=10.0, gt=0.0)
+    min_lr: Float = Field(default=0.0, ge=0.0)
 
 
 class CheckpointSpec(_Strict):
     monitor: str = "val_loss"
-    best: bool = True
-    last: bool = True
+    best: Bool = True
+    last: Bool = True
 
 
 class TrainSpec(_Strict):
-    epochs: int = Field(default=10, ge=1)
+    epochs: Int = Field(default=10, ge=1)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     loss: str = "sparse_categorical_crossentropy"
     metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
     early_stopping: EarlyStoppingSpec | None = None
     lr_schedule: LRScheduleSpec | None = None
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    seed: int | None = None
+    seed: Int | None = None
     device: str = "auto"
     mixed_precision: Literal["auto", "off", "float16", "bfloat16"] = "auto"
     jit_compile: Literal["auto", "on", "off"] = "auto"
