@@ -100,6 +100,9 @@ def test_shipped_wine_matches_csv_module() -> None:
         ("a,label\n", {}, ["no data rows"]),
         ("", {}, ["empty"]),
         ("a,label\n1,x\n", {"features": ["q"]}, ["d.csv:1", "['q']"]),
+        # a repeated name would read the first column twice, silently
+        ("a,a,label\n1,2,x\n3,4,y\n", {}, ["d.csv:1", "repeated column", "['a']"]),
+        ("a,label\n1,1\n2,0\n", {"features": ["a", "label"]}, ["also listed as a feature"]),
     ],
 )
 def test_csv_errors(tmp_path: Path, text: str, kw: dict, expect: list[str]) -> None:

@@ -421,3 +421,15 @@ def test_memory_flat_in_the_number_of_images(tmp_path: Path, capsys) -> None:
         assert len(read_csv_rows(out.read_text())) == count
     growth_mb = (peaks["large"] - peaks["small"]) / 2**20
     assert growth_mb < 8, peaks
+
+
+def test_error_at_stream_start_leaves_stdout_empty(bright, nasty, tmp_path: Path, capsys) -> None:
+    """A --labels file that does not fit the model fails with exit 2 and no CSV header."""
+    model, labels = bright
+    root, _, _ = nasty
+    wrong = tmp_path / "wrong.txt"
+    names = labels.read_text().split()
+    wrong.write_text("\n".join([*names, "extra"]) + "\n")
+    code, out, err = predict(capsys, model, root, "--labels", wrong)
+    assert code == 2 and "class names" in err
+    assert out == ""

@@ -151,3 +151,10 @@ def test_diff_reports_keys_present_on_one_side_only() -> None:
     assert diffs["train.early_stopping"].right_present is False
     assert diffs["train.metrics[1]"].left_present is False
     assert diffs["train.metrics[1]"].format() == 'train.metrics[1]: (absent) -> "top_k"'
+
+
+def test_compare_out_with_unknown_picture_format_is_user_error(tmp_path: Path, capsys) -> None:
+    a, b = _two_runs(tmp_path / "runs")
+    out = tmp_path / "compare.txt"
+    assert main(["runs", "--compare", str(a), str(b), "--out", str(out)]) == 2
+    assert ".png" in capsys.readouterr().err and not out.exists()

@@ -238,8 +238,9 @@ def _stream(
             tmp = stack.enter_context(atomic.atomic_path(out))
             fh = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
             writer = make_writer(fmt or "csv", fh)
-        elif table is None:
-            writer = make_writer("csv", sys.stdout)
+        # CSV on stdout starts with the first batch: a model or --labels problem found
+        # when the prediction stream starts must not leave a header-only stdout behind.
+        to_stdout = out is None and table is None
         progress = stack.enter_context(ProgressReporter(console, len(paths)))
         converter = output_converter(loaded)
         batches = iter_predictions(
@@ -253,8 +254,10 @@ def _stream(
         for batch in batches:
             skipped.extend(batch.errors)
             predicted += len(batch.predictions)
-            if writer is not None:
+            if writer is not None or to_stdout:
                 try:
+                    if writer is None:
+                        writer = make_writer("csv", sys.stdout)
                     writer.write(batch.predictions)
                 except BrokenPipeError:
                     broken_pipe = True

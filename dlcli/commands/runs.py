@@ -82,11 +82,24 @@ def _list(directory: Path, as_json: bool) -> int:
     return 0
 
 
+PLOT_SUFFIXES = frozenset({".png", ".svg", ".pdf"})
+
+
 def _compare(a: Path, b: Path, out: Path | None, overwrite: bool, as_json: bool) -> int:
     from dlcli.atomic import check_writable
     from dlcli.console import make_console
     from dlcli.viz.runs import diff_recipes, load_run_recipe, read_history, resolve_run_dir
 
+    if out is not None and out.suffix.lower() not in PLOT_SUFFIXES:
+        from dlcli.errors import UsageError
+
+        raise UsageError(
+            "unsupported picture format for --out",
+            file=out,
+            field="--out",
+            expected="a file name ending in " + ", ".join(sorted(PLOT_SUFFIXES)),
+            received=out.suffix or "(no extension)",
+        )
     left, right = resolve_run_dir(a), resolve_run_dir(b)
     diffs = diff_recipes(load_run_recipe(left), load_run_recipe(right))
     written: str | None = None

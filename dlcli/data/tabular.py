@@ -56,6 +56,15 @@ def read_csv(
             raise DataError(f"malformed CSV: {exc}", file=path, line=1) from None
 
         header = [h.strip() for h in header]
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        if repeated:
+            raise DataError(
+                f"repeated column name(s) in the header: {repeated}",
+                file=path,
+                line=1,
+                expected="one column per name",
+                hint="rename the repeated columns",
+            )
         if label not in header:
             raise DataError(
                 f"label column {label!r} not found",
@@ -67,6 +76,13 @@ def read_csv(
         if features is None:
             features = [h for h in header if h != label]
         else:
+            if label in features:
+                raise DataError(
+                    f"the label column {label!r} is also listed as a feature",
+                    file=path,
+                    field="data.features",
+                    expected="feature columns other than the label",
+                )
             unknown = [f for f in features if f not in header]
             if unknown:
                 raise DataError(

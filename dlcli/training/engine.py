@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlcli.errors import Interrupted, RecipeError, RunFailure
+from dlcli.errors import Interrupted, RecipeError, RunFailure, UsageError
+from dlcli.training.checks import check_class_count, check_loss, check_output_units
 from dlcli.training.events import (
     EpochEnded,
     EpochStarted,
@@ -101,6 +102,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     seed = int(recipe.effective_seed)
     keras.utils.set_random_seed(seed)
     bundle = load_datasets(recipe.data, seed=seed, strict=options.strict)
+    check_class_count(bundle.class_names, recipe.data)
     global_bs = int(recipe.data.batch_size) * plan.replicas
     steps = setup.steps_for(bundle.num_train, global_bs)
     k = options.steps_per_call or _steps_per_call(steps)
@@ -113,6 +115,8 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
 
     with strategy.scope():
         model = setup.build_network(recipe.model, bundle.input_shape, recipe.name)
+        check_output_units(model, len(bundle.class_names))
+        check_loss(spec.loss, len(bundle.class_names), _output_width(model))
         augment = bundle.augmentation()
         optimizer, base_lr = setup.make_optimizer(spec.optimizer, plan.precision_policy)
         model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics))
@@ -141,6 +145,16 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
         )
     if options.resume:
         restore_checkpoint(run, state, variables)
+        if spec.epochs < state.epoch:
+            raise UsageError(
+                f"train.epochs is {spec.epochs} but this run already completed "
+                f"{state.epoch} epochs",
+                file=run.read_path,
+                field="--epochs",
+                expected=f"at least {state.epoch}",
+                received=spec.epochs,
+                hint=f"resume with --epochs {state.epoch} (or more to train further)",
+            )
         if state.stopped_early and spec.epochs > state.epoch:
             state.stopped_early = False  # more epochs asked for: train on
             if state.early:
@@ -305,6 +319,12 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     )
     on_event(RunFinished(result))
     return result
+
+
+def _output_width(model: Any) -> int | None:
+    shape = getattr(model, "output_shape", None)
+    ok = isinstance(shape, tuple) and shape and isinstance(shape[-1], int)
+    return shape[-1] if ok else None
 
 
 def _steps_per_call(steps: int, calls: int = 8, cap: int = 8) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli import atomic
-from dlcli.errors import OutputExistsError, UsageError
+from dlcli.errors import OutputExistsError, RunFailure, UsageError
 
 # Files and folders a run writes; --overwrite removes exactly these, nothing else.
 RUN_FILES = (
@@ -175,16 +175,38 @@ class RunDirectory:
         return files
 
     def load_state(self) -> dict[str, Any]:
-        return json.loads((self.read_path / "checkpoints" / STATE_FILE).read_text("utf-8"))
+        path = self.read_path / "checkpoints" / STATE_FILE
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise _damaged(path, exc) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("epoch"), int):
+            raise _damaged(path, "no epoch number")
+        return doc
 
     def load_arrays(self, state: dict[str, Any], key: str) -> list[Any] | None:
+        import zipfile
+
         import numpy as np
 
         name = state.get("files", {}).get(key)
         if not name:
             return None
-        with np.load(self.read_path / "checkpoints" / name) as data:
-            return [data[f"arr_{i}"] for i in range(len(data.files))]
+        path = self.read_path / "checkpoints" / name
+        try:
+            with np.load(path) as data:
+                return [data[f"arr_{i}"] for i in range(len(data.files))]
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise _damaged(path, exc) from None
+
+
+def _damaged(path: Path, why: object) -> RunFailure:
+    reason = why.strerror if isinstance(why, OSError) and why.strerror else why
+    return RunFailure(
+        f"the checkpoint is damaged or incomplete ({reason})",
+        file=path,
+        hint="start the run again with --overwrite, or restore the checkpoints/ folder",
+    )
 
 
 def history_columns(history: Iterable[dict[str, float]]) -> list[str]:

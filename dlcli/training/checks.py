@@ -1,0 +1,76 @@
+"""Checks of the recipe against the data, before the first step (clean errors, exit 2).
+
+Without them a wrong output width or a one-hot loss fails deep inside TensorFlow (exit 1),
+and a single class trains a model that always gives the same answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlcli.errors import DataError, RecipeError
+
+
+def check_class_count(class_names: list[str], data_spec: Any) -> None:
+    """A classifier needs two classes at least; one class trains to a constant answer."""
+    if len(class_names) >= 2:
+        return
+    raise DataError(
+        f"the training data has only one class ({class_names[0]!r})"
+        if class_names
+        else "the training data has no classes",
+        file=getattr(data_spec, "train", None),
+        expected="at least two classes (class sub-folders, or label values in the CSV)",
+    )
+
+
+def check_output_units(model: Any, num_classes: int) -> None:
+    """The last layer must have one unit per class, or one unit for two classes."""
+    shape = getattr(model, "output_shape", None)
+    if not isinstance(shape, tuple) or not shape or not isinstance(shape[-1], int):
+        return  # several outputs or an unknown width: nothing to compare
+    units = shape[-1]
+    if units == num_classes or (units == 1 and num_classes == 2):
+        return  # one unit: a binary model (predict reads it as P(second class))
+    raise RecipeError(
+        f"the model's output has {units} unit(s) but the data has {num_classes} classes",
+        field="model.layers",
+        expected=f"a last layer with {num_classes} units (e.g. Dense: "
+        f"{{units: {num_classes}, activation: softmax}})",
+        received=f"{units} output unit(s)",
+    )
+
+
+def check_loss(loss_name: str, num_classes: int, units: int | None = None) -> None:
+    """The loss must accept integer class labels (what every dlcli data source yields)."""
+    import numpy as np
+
+    from dlcli.backend import keras
+
+    received = {"loss": loss_name}
+    try:
+        loss_fn = keras.losses.get(loss_name)
+    except (ValueError, TypeError):
+        loss_fn = None
+    if not callable(loss_fn):
+        raise RecipeError(
+            f"unknown loss {loss_name!r}",
+            field="train.loss",
+            expected="a Keras loss name such as sparse_categorical_crossentropy",
+            received=received,
+        )
+    labels = np.arange(2, dtype=np.int64) % num_classes
+    width = units or num_classes
+    probs = np.full((2, width), 1.0 / width, dtype=np.float32)
+    try:
+        loss_fn(labels, probs)
+    except Exception as exc:  # any failure here is a recipe mismatch
+        raise RecipeError(
+            f"loss {loss_name!r} does not work with integer class labels "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+            field="train.loss",
+            expected="a loss for class indices, e.g. sparse_categorical_crossentropy",
+            received=received,
+            hint="dlcli labels are class indices 0..N-1, not one-hot vectors: use "
+            "sparse_categorical_crossentropy with one softmax unit per class",
+        ) from None
