@@ -133,3 +133,22 @@ def test_mlp_tabular_recipe_generalises(repo_root, tmp_path, capsys) -> None:
     # The saved model (best weights restored) on the held-out split, scored independently.
     assert main(["evaluate", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] >= 0.9
+
+
+def test_residual_cnn_recipe_learns_digits(repo_root, tmp_path) -> None:
+    """BatchNormalization in residual blocks: validation (moving statistics) must work too."""
+    import json
+
+    from dlcli.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", str(repo_root / "recipes" / "residual_cnn.yaml"), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert max(float(v) for v in _column(out / "history.csv", "val_accuracy")) >= 0.9, metrics
+
+
+def _column(path, name: str) -> list[str]:
+    import csv
+
+    with open(path, newline="") as fh:
+        return [row[name] for row in csv.DictReader(fh)]
