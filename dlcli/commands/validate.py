@@ -47,10 +47,14 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
             lines.append(("build", "skipped: no model.input and nothing in data to derive it"))
         else:
             from dlcli.modeling.builder import build_model
+            from dlcli.training.setup import make_optimizer
 
             model = build_model(recipe.model, shape, name=recipe.name)
             lines.append(("input", "x".join("?" if d is None else str(d) for d in shape)))
             lines.append(("params", f"{model.count_params():,}"))
+            # Optimizer arguments are Keras's to check: create it, as training will.
+            _, learning_rate = make_optimizer(recipe.train.optimizer, "float32")
+            lines.append(("optimizer", f"{recipe.train.optimizer.name}, lr {learning_rate:g}"))
     console.print(f"ok: {recipe_path} is a valid recipe", markup=False)
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
