@@ -90,3 +90,30 @@ def test_damaged_checkpoint_named_in_a_clean_failure(tmp_path: Path):
     with pytest.raises(RunFailure, match="damaged") as info:
         train(more, TrainOptions(out=tmp_path / "run", resume=True))
     assert "state.json" in str(info.value)
+
+
+def test_resume_with_changed_settings_says_what_changed(tmp_path: Path):
+    from dlcli.training import RunStarted
+
+    mlp2 = [{"Dense": {"units": 2, "activation": "softmax"}}]
+    path = _csv_recipe(tmp_path, write_csv(tmp_path / "d.csv"), mlp2, epochs=1)
+    out = tmp_path / "run"
+    train(load_recipe(path), TrainOptions(out=out))
+
+    def warnings_of(recipe) -> list[str]:
+        seen: list[str] = []
+        train(
+            recipe,
+            TrainOptions(out=out, resume=True),
+            on_event=lambda e: seen.extend(e.warnings) if isinstance(e, RunStarted) else None,
+        )
+        return seen
+
+    # Only more epochs: nothing to say.
+    more_epochs = load_recipe(path, flags={"train.epochs": 2})
+    assert not [w for w in warnings_of(more_epochs) if "resum" in w]
+    changed = load_recipe(
+        path, overrides=["train.optimizer.learning_rate=0.0001"], flags={"train.epochs": 3}
+    )
+    notes = [w for w in warnings_of(changed) if "resuming with settings changed" in w]
+    assert len(notes) == 1 and "learning_rate" in notes[0] and "0.0001" in notes[0], notes

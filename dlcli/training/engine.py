@@ -28,7 +28,7 @@ from dlcli.training.events import (
     ignore_events,
 )
 from dlcli.training.hooks import BestTracker, EarlyStopping
-from dlcli.training.rundir import RunDirectory, prepare_run_dir
+from dlcli.training.rundir import RunDirectory, prepare_run_dir, recipe_changes
 from dlcli.training.signals import StopRequest
 from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint, write_best
 
@@ -145,6 +145,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
         )
     if options.resume:
         restore_checkpoint(run, state, variables)
+        notes.extend(recipe_changes(run, options.recipe_yaml or _recipe_yaml(recipe)))
         if spec.epochs < state.epoch:
             raise UsageError(
                 f"train.epochs is {spec.epochs} but this run already completed "

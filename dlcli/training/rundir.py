@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli import atomic
-from dlcli.errors import OutputExistsError, RunFailure, UsageError
+from dlcli.errors import DlcliError, OutputExistsError, RunFailure, UsageError
 
 # Files and folders a run writes; --overwrite removes exactly these, nothing else.
 RUN_FILES = (
@@ -240,3 +240,27 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return _jsonable(value.item())
     return value
+
+
+def recipe_changes(run: RunDirectory, recipe_yaml: str) -> list[str]:
+    """Say which settings differ from the run's saved recipe: resuming with new ones is
+    allowed (e.g. a lower learning rate) but never silent. ``train.epochs`` may change."""
+    import yaml
+
+    from dlcli.viz.runs import diff_recipes, load_run_recipe
+
+    if not run.file("recipe.yaml").is_file():
+        return []
+    try:
+        before = load_run_recipe(run.path)
+    except DlcliError:
+        return ["the run's previous recipe.yaml could not be read; it is replaced"]
+    changes = [
+        d.format()
+        for d in diff_recipes(before, yaml.safe_load(recipe_yaml) or {})
+        if d.key != "train.epochs"
+    ]
+    if not changes:
+        return []
+    more = f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
+    return ["resuming with settings changed from recipe.yaml: " + "; ".join(changes[:5]) + more]
