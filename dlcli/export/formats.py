@@ -29,13 +29,16 @@ SUFFIX = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Silence converter chatter (tf2onnx INFO logs, NumPy FutureWarnings, absl)."""
+    """Silence converter chatter (tf2onnx INFO logs, NumPy FutureWarnings, absl, and the
+    grappler/CUDA lines TensorFlow's C++ side prints straight to stderr)."""
+    from dlcli.backend import quiet_native_stderr
+
     loggers = [logging.getLogger(n) for n in ("tf2onnx", "absl", "tensorflow")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_native_stderr():
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -47,6 +50,8 @@ def check_requirements(fmt: str) -> None:
     """Fail before any work when the optional packages a format needs are missing."""
     missing: list[str] = []
     if fmt == "onnx":
+        import dlcli.backend  # noqa: F401  (tf2onnx imports TensorFlow: let ours be first, quiet)
+
         packages = (("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime"))
         for module, package in packages:
             try:

@@ -241,10 +241,13 @@ def _tflite_interpreter_class() -> Any:
 
 def tflite_runner(path: Path) -> Runner:
     """A TFLite interpreter; the input tensor is resized to each batch's size."""
+    from dlcli.backend import quiet_native_stderr
+
     interpreter_class = _tflite_interpreter_class()
     try:
-        interp = interpreter_class(model_path=str(path), num_threads=os.cpu_count() or 1)
-        interp.allocate_tensors()
+        with quiet_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interp = interpreter_class(model_path=str(path), num_threads=os.cpu_count() or 1)
+            interp.allocate_tensors()
     except Exception as exc:
         raise ModelLoadError(f"cannot load the TFLite model ({exc})", file=path) from exc
     inputs = interp.get_input_details()
