@@ -49,6 +49,19 @@ def make_image_folder(
     return root
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` TCP ports on 127.0.0.1 that were free a moment ago (for multi-worker tests)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Two classes x 4 grayscale 16x16 PNGs under tmp_path/images/<class>/."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from conftest import free_ports
 
 WORKER = textwrap.dedent(
     """
@@ -54,18 +55,8 @@ WORKER = textwrap.dedent(
 )
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_two_workers_stay_in_sync(tmp_path: Path):
-    workers = ",".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    workers = ",".join(f"127.0.0.1:{p}" for p in free_ports(2))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TF_CONFIG", None)
     procs = [

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_image_folder
+from conftest import free_ports, make_image_folder
 
 EPOCHS = 3
 
@@ -57,16 +56,6 @@ def test_mirrored_on_two_logical_cpus_matches_single_device(run_dlcli, repo_root
     assert abs(acc1 - acc2) < 0.03, (acc1, acc2)
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 TINY_RECIPE = """\
 name: tiny_mw
 seed: 3
@@ -98,7 +87,7 @@ def test_two_dlcli_workers_train_in_sync_and_only_the_chief_writes(tmp_path: Pat
     make_image_folder(tmp_path / "images", per_class=8)
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(TINY_RECIPE)
-    workers = ",".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    workers = ",".join(f"127.0.0.1:{p}" for p in free_ports(2))
     outs = [tmp_path / "run_chief", tmp_path / "run_worker1"]
     worker_weights = tmp_path / "worker1.weights.h5"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}

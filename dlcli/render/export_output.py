@@ -6,15 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dlcli.console import is_interactive
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
+from dlcli.render.inspect_output import human_bytes
 
 
 def render_export(console: Console, result) -> None:
@@ -23,7 +15,7 @@ def render_export(console: Console, result) -> None:
     quant = "" if result.quantize == "none" else f", quantized {result.quantize}"
     console.print(
         f"exported {result.format}{quant}: {escape(str(result.path))} "
-        f"({human_size(result.size_bytes)}, {result.seconds:.1f} s)",
+        f"({human_bytes(result.size_bytes)}, {result.seconds:.1f} s)",
         highlight=False,
     )
     console.print(f"metadata: {escape(str(result.metadata_path))}", highlight=False)
