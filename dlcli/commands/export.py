@@ -115,13 +115,9 @@ def _check_options(fmt: str, quantize: str, tolerance: float | None) -> str:
             expected=" | ".join(QUANTIZE_CHOICES),
             received=quantize,
         )
-    if quantize != "none" and name != "tflite":
-        raise UsageError(
-            f"--quantize {quantize} applies to tflite only",
-            field="--quantize",
-            received=name,
-            hint="leave --quantize out for saved_model and onnx",
-        )
+    from dlcli.export.formats import check_quantize  # light: TensorFlow loads inside functions
+
+    check_quantize(name, quantize)
     if tolerance is not None and (not math.isfinite(tolerance) or tolerance < 0):
         raise UsageError(
             "--tolerance must be a number >= 0", field="--tolerance", received=tolerance

@@ -65,8 +65,8 @@ def check_requirements(fmt: str) -> None:
         )
 
 
-def write_model(model: Any, fmt: str, path: Path, *, quantize: str = "none") -> None:
-    """Write ``model`` in ``fmt`` at ``path`` (a directory for ``saved_model``)."""
+def check_quantize(fmt: str, quantize: str) -> None:
+    """Quantisation is a TFLite converter option; refuse it for the other formats."""
     if quantize != "none" and fmt != "tflite":
         raise UsageError(
             f"--quantize {quantize} applies to tflite only",
@@ -74,6 +74,11 @@ def write_model(model: Any, fmt: str, path: Path, *, quantize: str = "none") -> 
             received=fmt,
             hint="leave --quantize out for saved_model and onnx",
         )
+
+
+def write_model(model: Any, fmt: str, path: Path, *, quantize: str = "none") -> None:
+    """Write ``model`` in ``fmt`` at ``path`` (a directory for ``saved_model``)."""
+    check_quantize(fmt, quantize)
     try:
         with _quiet():
             if fmt == "saved_model":
