@@ -62,7 +62,14 @@ def test_single_class_refused(tmp_path: Path):
         extra.rmdir()
     path = write_recipe(tmp_path / "r.yaml", data=image_data(folder), epochs=1)
     with pytest.raises(DataError, match="only one class"):
-        train(load_recipe(path), TrainOptions(out=tmp_path / "run"))
+        train(load_recipe(path), TrainOptions(out=tmp_path / "new" / "run"))
+    # Failed before writing anything: the folders the run created are gone again...
+    assert not (tmp_path / "new").exists()
+    # ...but an empty folder the user made is theirs and stays.
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataError, match="only one class"):
+        train(load_recipe(path), TrainOptions(out=tmp_path / "mine"))
+    assert (tmp_path / "mine").is_dir()
 
 
 def test_resume_with_fewer_epochs_than_completed_refused(tmp_path: Path):

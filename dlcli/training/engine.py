@@ -28,7 +28,12 @@ from dlcli.training.events import (
     ignore_events,
 )
 from dlcli.training.hooks import BestTracker, EarlyStopping
-from dlcli.training.rundir import RunDirectory, prepare_run_dir, recipe_changes
+from dlcli.training.rundir import (
+    RunDirectory,
+    missing_dirs,
+    prepare_run_dir,
+    recipe_changes,
+)
 from dlcli.training.signals import StopRequest
 from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint, write_best
 
@@ -62,18 +67,24 @@ def train(
             expected="data: {kind: images, train: path/to/folder, ...}",
         )
     out = Path(options.out)
+    new_dirs = missing_dirs(out.absolute())  # what prepare_run_dir will create
     if _expect_chief(recipe.train):
         out = prepare_run_dir(out, resume=options.resume, overwrite=options.overwrite)
-
-    from dlcli.training import setup
-
-    dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
-    plan, strategy = dist.plan, dist.strategy
-    run = RunDirectory(out) if plan.is_chief else RunDirectory.scratch_for(out.absolute())
     try:
-        return _run(recipe, options, on_event, plan, strategy, run, t_start, started)
-    finally:
-        run.cleanup()
+        from dlcli.training import setup
+
+        dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
+        plan, strategy = dist.plan, dist.strategy
+        run = RunDirectory(out) if plan.is_chief else RunDirectory.scratch_for(out.absolute())
+        try:
+            return _run(recipe, options, on_event, plan, strategy, run, t_start, started)
+        finally:
+            run.cleanup()
+    except BaseException:
+        for folder in new_dirs:  # failed before writing anything: leave no empty folders
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
 
 
 def _expect_chief(train_spec: Any) -> bool:

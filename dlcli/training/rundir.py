@@ -264,3 +264,12 @@ def recipe_changes(run: RunDirectory, recipe_yaml: str) -> list[str]:
         return []
     more = f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
     return ["resuming with settings changed from recipe.yaml: " + "; ".join(changes[:5]) + more]
+
+
+def missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
