@@ -40,8 +40,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
-COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
 MAX_PIXELS = 64_000_000  # 8000 x 8000; larger headers are treated as decompression bombs
 INTERPOLATION = "bilinear"
 _DRAFT_FACTOR = 4
@@ -72,10 +73,11 @@ class DecodedBatch:
 
 def channels_for(color_mode: str) -> int:
     try:
-        return COLOR_MODES[color_mode]
+        return CHANNELS_BY_COLOR_MODE[color_mode]
     except KeyError:
         raise ValueError(
-            f"color_mode must be one of {sorted(COLOR_MODES)}. Received: color_mode={color_mode!r}"
+            f"color_mode must be one of {sorted(CHANNELS_BY_COLOR_MODE)}. "
+            f"Received: color_mode={color_mode!r}"
         ) from None
 
 

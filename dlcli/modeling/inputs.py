@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import DataError
-
-CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
+from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE
 
 
 def csv_header(path: Path) -> list[str]:
@@ -39,7 +38,8 @@ def recipe_input_shape(recipe: Any) -> tuple[int | None, ...] | None:
     if data.kind == "images":
         if data.image_size is None:
             return None
-        return (int(data.image_size[0]), int(data.image_size[1]), CHANNELS[data.color_mode])
+        height, width = (int(v) for v in data.image_size)
+        return (height, width, CHANNELS_BY_COLOR_MODE[data.color_mode])
     if data.features:
         return (len(data.features),)
     header = csv_header(Path(data.train))

@@ -238,7 +238,7 @@ def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -
     They decide how every image is decoded; a wrong size or colour mode would otherwise
     fail deep inside the model (or TensorFlow) as a runtime error without naming the file.
     """
-    from dlcli.modeling.runtimes import COLOR_MODE_BY_CHANNELS
+    from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, COLOR_MODE_BY_CHANNELS
 
     if prep.get("kind", "images") != "images":
         return
@@ -254,7 +254,7 @@ def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -
             expected="[height, width], positive integers",
             received=size,
         )
-    if mode is not None and mode not in COLOR_MODE_BY_CHANNELS.values():
+    if mode is not None and mode not in CHANNELS_BY_COLOR_MODE:
         raise ModelLoadError(
             "bad color_mode", file=source, expected="grayscale, rgb or rgba", received=mode
         )
@@ -268,10 +268,10 @@ def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -
             file=source,
             expected=f"image_size: [{shape[0]}, {shape[1]}]",
         )
-    channels = {v: k for k, v in COLOR_MODE_BY_CHANNELS.items()}
-    if mode is not None and shape[2] and channels[mode] != int(shape[2]):
+    channels = CHANNELS_BY_COLOR_MODE.get(mode) if mode is not None else None
+    if channels is not None and shape[2] and channels != int(shape[2]):
         raise ModelLoadError(
-            f"color_mode {mode!r} gives {channels[mode]} channel(s); the model takes {shape[2]}",
+            f"color_mode {mode!r} gives {channels} channel(s); the model takes {shape[2]}",
             file=source,
             expected=f"color_mode: {COLOR_MODE_BY_CHANNELS.get(int(shape[2]), '?')}",
         )

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from dlcli.errors import ModelLoadError
+from dlcli.recipe.spec import COLOR_MODE_BY_CHANNELS
 
 SAVED_MODEL_METADATA = Path("assets") / "labels.json"
-COLOR_MODE_BY_CHANNELS = {1: "grayscale", 3: "rgb", 4: "rgba"}
 MAX_METADATA_BYTES = 16 << 20
 
 Predictor = Callable[[np.ndarray], np.ndarray]

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data.decode import COLOR_MODES, SkippedFile, iter_decoded_batches
+from dlcli.data.decode import SkippedFile, iter_decoded_batches
 from dlcli.errors import ModelLoadError, UsageError
 from dlcli.prediction.probabilities import OutputConverter, final_activation
+from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, COLOR_MODE_BY_CHANNELS
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -83,13 +84,12 @@ def image_settings(loaded: Any) -> ImageSettings:
         )
     color_mode = prep.get("color_mode")
     if color_mode is None:
-        by_channels = {v: k for k, v in COLOR_MODES.items()}
-        color_mode = by_channels.get(int(prep.get("channels") or 3), "rgb")
-    if color_mode not in COLOR_MODES:
+        color_mode = COLOR_MODE_BY_CHANNELS.get(int(prep.get("channels") or 3), "rgb")
+    if color_mode not in CHANNELS_BY_COLOR_MODE:
         raise ModelLoadError(
             "unknown color_mode in the model's preprocessing",
             file=getattr(loaded, "source", None),
-            expected=" or ".join(COLOR_MODES),
+            expected=" or ".join(CHANNELS_BY_COLOR_MODE),
             received=color_mode,
         )
     return ImageSettings((int(size[0]), int(size[1])), color_mode)

@@ -14,6 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 INPUT = "input"  # the name a layer uses in ``inputs`` to mean the model input
+# Image channels per ``data.color_mode``: the one table decoders, model inputs and loaders use.
+CHANNELS_BY_COLOR_MODE = {"grayscale": 1, "rgb": 3, "rgba": 4}
+COLOR_MODE_BY_CHANNELS = {n: mode for mode, n in CHANNELS_BY_COLOR_MODE.items()}
 
 # Numbers and switches are taken as written: pydantic's lax mode would read `epochs: true`
 # as 1 and `patience: "3"` as 3 (silent auto-correction). Floats still accept integers.
