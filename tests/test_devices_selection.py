@@ -174,3 +174,58 @@ def test_auto_single_worker_tf_config_stays_local():
 def test_unknown_values_raise(field):
     with pytest.raises(DeviceError):
         plan(NO_GPU, **{field: "bogus"})
+
+
+AMX_CPU = VisibleDevices(cpu_bfloat16="amx")
+AVX512_BF16_CPU = VisibleDevices(cpu_bfloat16="avx512")
+AMX_GPU = VisibleDevices(gpus=[A100], cpu_bfloat16="amx", built_with_cuda=True)
+
+
+def test_auto_uses_onednn_bfloat16_on_amx_cpus_only():
+    p = plan(AMX_CPU)
+    assert p.precision_policy == "float32" and p.onednn_bfloat16 is True
+    assert "AMX" in p.reasons["precision"] and "bfloat16" in p.precision_label
+    assert p.to_dict()["onednn_bfloat16"] is True
+    # AVX512-BF16 alone is unmeasured; no bfloat16 at all; oneDNN turned off; a GPU chosen.
+    assert plan(AVX512_BF16_CPU).onednn_bfloat16 is False
+    assert plan(NO_GPU).onednn_bfloat16 is False and plan(NO_GPU).precision_label == "float32"
+    assert plan(AMX_CPU, env={"TF_ENABLE_ONEDNN_OPTS": "0"}).onednn_bfloat16 is False
+    gpu = plan(AMX_GPU)
+    assert gpu.onednn_bfloat16 is False and gpu.precision_policy == "mixed_float16"
+    cpu_on_gpu_box = plan(AMX_GPU, override="cpu")
+    assert cpu_on_gpu_box.onednn_bfloat16 is True
+
+
+def test_explicit_precision_modes_and_the_onednn_switch():
+    assert plan(AMX_CPU, mixed_precision="off").onednn_bfloat16 is False
+    assert plan(AMX_CPU, mixed_precision=False).precision_policy == "float32"  # YAML `off`
+    keras_bf16 = plan(AMX_CPU, mixed_precision="bfloat16")
+    assert (keras_bf16.precision_policy, keras_bf16.onednn_bfloat16) == ("mixed_bfloat16", False)
+    forced = plan(AVX512_BF16_CPU, mixed_precision="onednn_bfloat16")
+    assert forced.onednn_bfloat16 is True and forced.warnings == []
+    bare = plan(NO_GPU, mixed_precision="onednn_bfloat16")
+    assert bare.onednn_bfloat16 is False
+    assert any("no bfloat16 instructions" in w for w in bare.warnings)
+    no_onednn = plan(AMX_CPU, env={"TF_ENABLE_ONEDNN_OPTS": "0"}, mixed_precision="onednn_bfloat16")
+    assert no_onednn.onednn_bfloat16 is False and "TF_ENABLE_ONEDNN_OPTS" in no_onednn.warnings[0]
+    with pytest.raises(DeviceError, match="CPU setting") as err:
+        plan(AMX_GPU, mixed_precision="onednn_bfloat16")
+    assert "train.mixed_precision" in err.value.format()
+
+
+def test_cpu_flags_read_from_cpuinfo(tmp_path):
+    from dlcli.devices.probe import cpu_bfloat16, read_cpu_flags
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nmodel name\t: Some Xeon\n"
+        "flags\t\t: fpu sse avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n\n"
+        "processor\t: 1\nflags\t\t: fpu\n"
+    )
+    flags = read_cpu_flags(str(info))
+    assert {"avx512_bf16", "amx_bf16", "amx_tile"} <= flags and "fpu" in flags
+    assert cpu_bfloat16(flags) == "amx"
+    assert cpu_bfloat16(frozenset({"avx512f", "avx512_bf16"})) == "avx512"
+    assert cpu_bfloat16(frozenset({"amx_bf16"})) is None  # no tile state: no AMX
+    assert cpu_bfloat16(frozenset({"avx2"})) is None
+    assert read_cpu_flags(str(tmp_path / "missing")) == frozenset()

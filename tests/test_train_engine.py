@@ -100,6 +100,7 @@ def test_steps_match_model_fit(tmp_path: Path):
             layers=layers,
             epochs=1,
             optimizer={"name": "sgd", "learning_rate": 0.1},
+            mixed_precision="off",  # float32 steps, as model.fit runs them
         )
     )
     train(recipe, TrainOptions(out=tmp_path / "run", steps_per_call=4))

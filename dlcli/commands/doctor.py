@@ -42,7 +42,7 @@ def _lines(r: dict) -> list[tuple[str, str]]:
                 "auto strategy",
                 f"{auto['strategy']} ({auto['replicas']} replica(s); {why['strategy']})",
             ),
-            ("mixed precision", f"{auto['precision_policy']} ({why['precision']})"),
+            ("mixed precision", f"{auto['precision']} ({why['precision']})"),
             ("XLA jit_compile", f"{'on' if auto['jit_compile'] else 'off'} ({why['jit_compile']})"),
         ]
         rows += [("warning", w) for w in auto["warnings"]]

@@ -6,7 +6,12 @@ import TensorFlow lazily inside functions.
 
 from dlcli.devices.probe import LOGICAL_CPUS_ENV, configure_logical_cpus, probe_devices
 from dlcli.devices.selection import ExecutionPlan, GpuInfo, VisibleDevices, plan_execution
-from dlcli.devices.strategy import apply_precision, ensure_float32_output, make_strategy
+from dlcli.devices.strategy import (
+    apply_precision,
+    ensure_float32_output,
+    make_strategy,
+    onednn_bfloat16,
+)
 from dlcli.devices.tfconfig import (
     ClusterInfo,
     install_tf_config,
@@ -26,6 +31,7 @@ __all__ = [
     "ensure_float32_output",
     "install_tf_config",
     "make_strategy",
+    "onednn_bfloat16",
     "parse_workers",
     "plan_execution",
     "probe_devices",

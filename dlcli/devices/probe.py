@@ -9,6 +9,32 @@ from dlcli.devices.selection import GpuInfo, VisibleDevices
 from dlcli.errors import DeviceError
 
 LOGICAL_CPUS_ENV = "DLCLI_LOGICAL_CPUS"
+CPUINFO = "/proc/cpuinfo"
+
+
+def read_cpu_flags(path: str = CPUINFO) -> frozenset[str]:
+    """The CPU feature flags Linux reports (empty where there is no ``/proc/cpuinfo``)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_bfloat16(flags: frozenset[str]) -> str | None:
+    """``"amx"`` with AMX-BF16 tile units, ``"avx512"`` with AVX512-BF16 only, else None.
+
+    Linux lists ``amx_bf16`` only when the kernel supports AMX state, which oneDNN needs.
+    """
+    if {"amx_bf16", "amx_tile"} <= flags:
+        return "amx"
+    if "avx512_bf16" in flags:
+        return "avx512"
+    return None
 
 
 def configure_logical_cpus(env: Mapping[str, str] = os.environ) -> None:
@@ -71,5 +97,8 @@ def probe_devices() -> VisibleDevices:
     n_cpus = len(tf.config.get_logical_device_configuration(physical_cpu) or [None])
     cpus = [f"/cpu:{i}" for i in range(n_cpus)]
     return VisibleDevices(
-        gpus=gpus, cpus=cpus or ["/cpu:0"], built_with_cuda=bool(tf.test.is_built_with_cuda())
+        gpus=gpus,
+        cpus=cpus or ["/cpu:0"],
+        built_with_cuda=bool(tf.test.is_built_with_cuda()),
+        cpu_bfloat16=cpu_bfloat16(read_cpu_flags()),
     )

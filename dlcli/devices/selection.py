@@ -43,6 +43,9 @@ class VisibleDevices:
     gpus: list[GpuInfo] = field(default_factory=list)
     cpus: list[str] = field(default_factory=lambda: ["/cpu:0"])
     built_with_cuda: bool = False
+    # The CPU's bfloat16 instructions: "amx" (AMX-BF16 tile units), "avx512" (AVX512-BF16
+    # only) or None. Read from the CPU's flags, not from TensorFlow.
+    cpu_bfloat16: str | None = None
 
     def describe(self) -> str:
         parts = [f"{g.tf_name} ({g.describe()})" for g in self.gpus] + list(self.cpus)
@@ -57,12 +60,22 @@ class ExecutionPlan:
     device_label: str
     precision_policy: str
     jit_compile: bool
+    # TensorFlow's oneDNN auto-mixed-precision graph rewrite for the training step (CPU):
+    # convolutions and matrix products in bfloat16, weights and saved models float32.
+    onednn_bfloat16: bool = False
     is_chief: bool = True
     worker_index: int = 0
     num_workers: int = 1
     workers: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def precision_label(self) -> str:
+        """How the training step computes, for people: the policy plus any graph rewrite."""
+        if self.onednn_bfloat16:
+            return f"{self.precision_policy} weights, bfloat16 compute (oneDNN)"
+        return self.precision_policy
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +84,8 @@ class ExecutionPlan:
             "replicas": self.replicas,
             "device_label": self.device_label,
             "precision_policy": self.precision_policy,
+            "precision": self.precision_label,
+            "onednn_bfloat16": self.onednn_bfloat16,
             "jit_compile": self.jit_compile,
             "is_chief": self.is_chief,
             "worker_index": self.worker_index,
@@ -166,32 +181,79 @@ def _absent(wanted: str, visible: VisibleDevices, field_name: str) -> DeviceErro
     )
 
 
-def _precision(mode: str, gpus: list[GpuInfo], warnings: list[str]) -> tuple[str, str]:
-    mode = str(mode).lower()
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+PRECISION_MODES = ("auto", "off", "float16", "bfloat16", "onednn_bfloat16")
+
+
+def _onednn_on(env: Mapping[str, str]) -> bool:
+    return env.get(ONEDNN_ENV, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def _precision(
+    mode: Any,
+    gpus: list[GpuInfo],
+    visible: VisibleDevices,
+    env: Mapping[str, str],
+    warnings: list[str],
+) -> tuple[str, bool, str]:
+    """Return (Keras dtype policy, oneDNN bfloat16 rewrite on?, reason)."""
+    mode = "off" if mode is False else str(mode).lower()
     if mode == "off":
-        return "float32", "mixed_precision: off"
+        return "float32", False, "mixed_precision: off"
     if mode == "bfloat16":
-        return "mixed_bfloat16", "mixed_precision: bfloat16 requested"
+        return "mixed_bfloat16", False, "mixed_precision: bfloat16 requested"
     if mode == "float16":
         if not gpus:
             warnings.append("mixed_precision float16 on CPU is usually slower than float32")
-        return "mixed_float16", "mixed_precision: float16 requested"
+        return "mixed_float16", False, "mixed_precision: float16 requested"
+    if mode == "onednn_bfloat16":
+        if gpus:
+            raise DeviceError(
+                "mixed_precision onednn_bfloat16 is a CPU setting, but training runs on GPU",
+                field="train.mixed_precision",
+                expected="auto, off, float16 or bfloat16 on a GPU (or --device cpu)",
+                received=mode,
+            )
+        if not _onednn_on(env):
+            warnings.append(
+                f"mixed_precision onednn_bfloat16 needs oneDNN, which {ONEDNN_ENV}=0 turns "
+                "off: training in float32"
+            )
+            return "float32", False, f"onednn_bfloat16 requested, but {ONEDNN_ENV}=0"
+        if visible.cpu_bfloat16 is None:
+            warnings.append(
+                "mixed_precision onednn_bfloat16: this CPU has no bfloat16 instructions "
+                "(AMX-BF16 or AVX512-BF16), so TensorFlow skips the rewrite: training in float32"
+            )
+            return "float32", False, "onednn_bfloat16 requested, but the CPU lacks bfloat16"
+        return "float32", True, "mixed_precision: onednn_bfloat16 requested"
     if mode != "auto":
         raise DeviceError(
             f"unknown mixed_precision {mode!r}",
             field="train.mixed_precision",
-            expected="auto, off, float16 or bfloat16",
+            expected=", ".join(PRECISION_MODES[:-1]) + " or " + PRECISION_MODES[-1],
             received=mode,
         )
     if not gpus:
-        return "float32", "auto: CPU trains in float32"
+        if visible.cpu_bfloat16 == "amx" and _onednn_on(env):
+            # Measured here (Xeon with AMX, 2 cores): the digits CNN's steps took 0.26 s an
+            # epoch instead of 0.44 s, with the same accuracy. AVX512-BF16 alone is unmeasured,
+            # so it is not chosen automatically.
+            return (
+                "float32",
+                True,
+                "auto: this CPU has AMX bfloat16 units, so the training step's convolutions "
+                "and matrix products run in bfloat16; weights and saved models stay float32",
+            )
+        return "float32", False, "auto: CPU trains in float32"
     low = [g for g in gpus if not g.compute_capability or g.compute_capability < (7, 0)]
     if low:
         return (
             "float32",
+            False,
             f"auto: {low[0].tf_name} has compute capability below 7.0 (no fast float16)",
         )
-    return "mixed_float16", "auto: all chosen GPUs have compute capability >= 7.0"
+    return "mixed_float16", False, "auto: all chosen GPUs have compute capability >= 7.0"
 
 
 def _jit(mode: Any, gpus: list[GpuInfo]) -> tuple[bool, str]:
@@ -276,8 +338,8 @@ def plan_execution(
         )
     reasons["strategy"] = why
 
-    policy, reasons["precision"] = _precision(
-        _get(train_spec, "mixed_precision", "auto"), gpus, warnings
+    policy, onednn_bf16, reasons["precision"] = _precision(
+        _get(train_spec, "mixed_precision", "auto"), gpus, visible, env, warnings
     )
     jit, reasons["jit_compile"] = _jit(_get(train_spec, "jit_compile", "auto"), gpus)
 
@@ -300,6 +362,7 @@ def plan_execution(
         device_label=label,
         precision_policy=policy,
         jit_compile=jit,
+        onednn_bfloat16=onednn_bf16,
         is_chief=chief,
         worker_index=index,
         num_workers=num_workers,

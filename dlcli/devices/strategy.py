@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from dlcli.devices.selection import ExecutionPlan
+
+ONEDNN_BF16_OPTION = "auto_mixed_precision_onednn_bfloat16"
 
 
 def make_strategy(plan: ExecutionPlan) -> Any:
@@ -56,3 +60,26 @@ def ensure_float32_output(model: Any) -> Any:
         for i, o in enumerate(outputs)
     ]
     return keras.Model(model.inputs, cast if len(cast) > 1 else cast[0], name=model.name)
+
+
+@contextlib.contextmanager
+def onednn_bfloat16(enabled: bool = True) -> Iterator[None]:
+    """Run the ``tf.function`` calls inside with TensorFlow's oneDNN bfloat16 rewrite.
+
+    The rewrite (a Grappler pass) turns a function graph's convolutions and matrix products
+    into bfloat16 ops, with casts around them; variables stay float32. TensorFlow reads the
+    option on each function call and keeps one instantiation per setting, so the training
+    step can run rewritten while validation and prediction, called outside, run in float32.
+    The previous setting is restored on exit.
+    """
+    if not enabled:
+        yield
+        return
+    from dlcli.backend import tf
+
+    before = tf.config.optimizer.get_experimental_options().get(ONEDNN_BF16_OPTION, False)
+    tf.config.optimizer.set_experimental_options({ONEDNN_BF16_OPTION: True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({ONEDNN_BF16_OPTION: bool(before)})

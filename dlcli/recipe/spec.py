@@ -118,7 +118,7 @@ class TrainSpec(_Strict):
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     seed: Int | None = None
     device: str = "auto"
-    mixed_precision: Literal["auto", "off", "float16", "bfloat16"] = "auto"
+    mixed_precision: Literal["auto", "off", "float16", "bfloat16", "onednn_bfloat16"] = "auto"
     jit_compile: Literal["auto", "on", "off"] = "auto"
     distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     devices: list[str] | None = None

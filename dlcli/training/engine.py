@@ -145,6 +145,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             schedule=schedule,
             jit_compile=plan.jit_compile,
             augment=augment,
+            onednn_bfloat16=plan.onednn_bfloat16,
         )
     variables = setup.variables_of(model, optimizer, augment)
 
@@ -195,7 +196,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             device=plan.device_label,
             strategy=plan.strategy_kind,
             replicas=plan.replicas,
-            precision=plan.precision_policy,
+            precision=plan.precision_label,
             epochs=spec.epochs,
             start_epoch=state.epoch,
             steps_per_epoch=steps,

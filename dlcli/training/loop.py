@@ -11,6 +11,9 @@ One code path for every strategy (default, one device, mirrored, multi-worker):
   the distributed iterator inside the graph, so Python runs once per K steps, not once per
   step; K is a tensor, so one trace (of one step) serves every chunk size. It reports the
   first step whose loss was not finite.
+- with ``onednn_bfloat16`` (chosen by ``mixed_precision: auto`` on CPUs with AMX), only the
+  training chunks run under TensorFlow's oneDNN bfloat16 rewrite; validation runs in
+  float32, so its numbers match ``dlcli evaluate`` on the saved model;
 - every ``tf.function`` is traced with ``autograph=False``: there is no data-dependent
   Python control flow to convert, and autograph's conversion of everything the steps call
   cost about a second per run.
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dlcli.backend import keras, tf
+from dlcli.devices import onednn_bfloat16
 from dlcli.errors import RecipeError
 from dlcli.training.schedules import Schedule
 
@@ -95,11 +99,13 @@ class StepFunctions:
         schedule: Schedule | None,
         jit_compile: bool = False,
         augment: Any | None = None,
+        onednn_bfloat16: bool = False,
     ) -> None:
         self.strategy = strategy
         self.model = model
         self.optimizer = optimizer
         self.augment = augment  # layers applied to training batches inside the step
+        self.onednn_bfloat16 = bool(onednn_bfloat16)  # training steps only; validation float32
         self.loss_fn = make_loss(loss_name)
         self.global_batch_size = int(global_batch_size)
         self.schedule = None if schedule is None or schedule.is_constant else schedule
@@ -168,7 +174,8 @@ class StepFunctions:
 
         Returns the 1-based index of the first step whose loss was not finite, or 0.
         """
-        return self._train_chunk(iterator, tf.constant(int(steps), tf.int32))
+        with onednn_bfloat16(self.onednn_bfloat16):
+            return self._train_chunk(iterator, tf.constant(int(steps), tf.int32))
 
     def _train_loop(self, iterator: Any, steps: Any) -> Any:
         """A graph loop over ``steps`` (a tensor) steps, pulling batches in the graph."""
