@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -12,7 +13,15 @@ from dlcli.cli import main
 
 
 def _write_run(
-    folder: Path, *, name: str, lr: float, epochs: int, started: str, val_acc: list[float]
+    folder: Path,
+    *,
+    name: str,
+    lr: float,
+    epochs: int,
+    started: str,
+    val_acc: list[float],
+    loss_scale: float = 1.0,
+    train_extra: dict | None = None,
 ) -> Path:
     folder.mkdir(parents=True)
     recipe = {
@@ -23,6 +32,7 @@ def _write_run(
             "epochs": epochs,
             "optimizer": {"name": "adam", "args": {"learning_rate": lr}},
             "metrics": ["accuracy"],
+            **(train_extra or {}),
         },
     }
     (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -32,7 +42,7 @@ def _write_run(
             ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time_s"]
         )
         for i, acc in enumerate(val_acc, start=1):
-            writer.writerow([i, 1.0 / i, acc, 1.1 / i, acc, lr, 0.5])
+            writer.writerow([i, loss_scale / i, acc, 1.1 * loss_scale / i, acc, lr, 0.5])
     metrics = {
         "final": {
             "loss": 0.5,
@@ -126,7 +136,7 @@ def test_compare_lists_exactly_the_differing_keys(tmp_path: Path, capsys) -> Non
     out = tmp_path / "compare.png"
     assert main(["runs", "--compare", str(a), str(b), "--out", str(out), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    keys = {d["key"]: (d["a"], d["b"]) for d in payload["differences"]}
+    keys = {d["key"]: tuple(d["values"]) for d in payload["differences"]}
     assert keys == {
         "name": ("a", "b"),
         "train.epochs": (3, 5),
@@ -137,8 +147,8 @@ def test_compare_lists_exactly_the_differing_keys(tmp_path: Path, capsys) -> Non
     # Refuses to replace the picture without --overwrite.
     assert main(["runs", "--compare", str(a), str(b), "--out", str(out)]) == 2
     assert main(["runs", "--compare", str(a), str(b), "--out", str(out), "--overwrite"]) == 0
-    text = capsys.readouterr().out
-    assert "train.optimizer.args.learning_rate: 0.001 -> 0.0005" in text
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out), delimiter="\t"))
+    assert [r["train.optimizer.args.learning_rate"] for r in rows] == ["0.001", "0.0005"]
 
 
 def test_diff_reports_keys_present_on_one_side_only() -> None:
@@ -158,3 +168,168 @@ def test_compare_out_with_unknown_picture_format_is_user_error(tmp_path: Path, c
     out = tmp_path / "compare.txt"
     assert main(["runs", "--compare", str(a), str(b), "--out", str(out)]) == 2
     assert ".png" in capsys.readouterr().err and not out.exists()
+
+
+# -- comparing any number of runs (issue 11) ----------------------------------------------
+
+# Matplotlib's default colour cycle: run i is drawn (curves and legend) in colour i.
+_TAB10 = [(0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E), (0x2C, 0xA0, 0x2C), (0xD6, 0x27, 0x28)]
+
+
+def _three_runs(root: Path) -> tuple[list[Path], dict[str, list]]:
+    """Three runs and, by hand, the recipe keys that differ and each run's value."""
+    a = _write_run(
+        root / "sweep" / "20260101-100000", name="digits", lr=0.001, epochs=3,
+        started="2026-01-01T10:00:00+00:00", val_acc=[0.5, 0.6, 0.7],
+    )  # fmt: skip
+    b = _write_run(
+        root / "sweep" / "20260102-100000", name="digits", lr=0.0005, epochs=3,
+        started="2026-01-02T10:00:00+00:00", val_acc=[0.4, 0.8, 0.81], loss_scale=2.0,
+    )  # fmt: skip
+    c = _write_run(
+        root / "sweep" / "20260103-100000", name="digits", lr=0.002, epochs=4,
+        started="2026-01-03T10:00:00+00:00", val_acc=[0.3, 0.35, 0.9], loss_scale=3.0,
+        train_extra={"loss": "categorical_crossentropy"},
+    )  # fmt: skip
+    changed = {
+        "train.epochs": [3, 3, 4],
+        "train.optimizer.args.learning_rate": [0.001, 0.0005, 0.002],
+        "train.loss": [None, None, "categorical_crossentropy"],
+    }
+    return [a, b, c], changed
+
+
+def _colour_present(pixels, rgb: tuple[int, int, int]) -> bool:
+    import numpy as np
+
+    return bool(np.all(pixels == np.array(rgb, dtype=pixels.dtype), axis=-1).any())
+
+
+def test_compare_three_runs_json_and_plot(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+
+    runs, changed = _three_runs(tmp_path / "runs")
+    out = tmp_path / "compare.png"
+    args = ["runs", "--compare", *map(str, runs), "--out", str(out), "--json"]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [Path(r["path"]) for r in payload["runs"]] == runs  # none silently dropped
+    assert {d["key"]: d["values"] for d in payload["differences"]} == changed
+    loss = next(d for d in payload["differences"] if d["key"] == "train.loss")
+    assert loss["present"] == [False, False, True]
+    assert [r["final"]["val_accuracy"] for r in payload["runs"]] == [0.7, 0.81, 0.9]
+    assert payload["plot"] == str(out)
+    # One colour per run (curves and the legend that names them), and no fourth.
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    assert [_colour_present(pixels, rgb) for rgb in _TAB10] == [True, True, True, False]
+
+
+def test_compare_svg_legend_names_every_run(tmp_path: Path, capsys) -> None:
+    import re
+
+    runs, _ = _three_runs(tmp_path / "runs")
+    out = tmp_path / "compare.svg"
+    assert main(["runs", "--compare", *map(str, runs), "--out", str(out)]) == 0
+    svg = out.read_text()
+    texts = re.findall(r"<!-- (.*?) -->", svg)  # matplotlib writes each text as a comment
+    for run in runs:
+        assert run.name in texts
+    strokes = {m.lower() for m in re.findall(r"stroke: (#[0-9a-fA-F]{6})", svg)}
+    assert {"#1f77b4", "#ff7f0e", "#2ca02c"} <= strokes and "#d62728" not in strokes
+
+
+def test_compare_plain_table_has_a_row_per_run_and_a_column_per_changed_key(
+    tmp_path: Path, capsys
+) -> None:
+    runs, changed = _three_runs(tmp_path / "runs")
+    assert main(["runs", "--compare", *map(str, runs)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out), delimiter="\t"))
+    assert [r["run"] for r in rows] == [p.name for p in runs]
+    assert [Path(r["path"]) for r in rows] == runs
+    for key, values in changed.items():
+        expected = ["-" if v is None else str(v) for v in values]
+        assert [r[key] for r in rows] == expected
+    assert "seed" not in rows[0] and "train.metrics[0]" not in rows[0]  # same in every run
+    assert [r["val_accuracy"] for r in rows] == ["0.7", "0.81", "0.9"]
+
+
+def _terminal(monkeypatch, width: int) -> io.StringIO:
+    """Route the command's console to a terminal of ``width`` columns; return its text."""
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=width, color_system=None)
+    monkeypatch.setattr("dlcli.console.make_console", lambda **_: console)
+    return buf
+
+
+def test_compare_terminal_table_stays_readable_at_80_columns(tmp_path: Path, monkeypatch) -> None:
+    runs = []
+    for i, lr in enumerate([0.001, 0.0005, 0.002, 0.003, 0.0001, 0.0002], start=1):
+        run = _write_run(
+            tmp_path / "runs" / f"lr-sweep-2026-01-0{i}-lr{lr}", name="digits", lr=lr,
+            epochs=3 + i, started=f"2026-01-0{i}T10:00:00+00:00", val_acc=[0.5, 0.6 + i / 100],
+        )  # fmt: skip
+        runs.append(run)
+    buf = _terminal(monkeypatch, 80)
+    assert main(["runs", "--compare", str(tmp_path / "runs")]) == 0  # a folder of runs
+    lines = buf.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "…" not in text and "..." not in text
+    for i, run in enumerate(runs, start=1):
+        rows = [line for line in lines if line.strip().startswith(run.name + " ")]
+        assert rows, f"{run.name} has no row of its own"
+        row = " ".join(rows)
+        lr = yaml.safe_load((run / "recipe.yaml").read_text())["train"]["optimizer"]["args"]
+        assert f" {lr['learning_rate']} " in f" {row} "
+        assert f" {3 + i} " in f" {row} "  # train.epochs
+        assert f"{0.6 + i / 100:.4g}" in row  # final val accuracy
+    assert "learning_rate" in text and "train.epochs" in text
+
+
+def test_compare_needs_two_runs(tmp_path: Path, capsys) -> None:
+    a, _b = _two_runs(tmp_path / "runs")
+    assert main(["runs", "--compare", str(a)]) == 2
+    assert "at least two runs" in capsys.readouterr().err
+    assert main(["runs", "--compare", str(a), str(a)]) == 2
+    assert main(["runs", str(a), str(_b)]) == 2  # a listing takes one folder
+
+
+def test_compare_labels_tell_same_named_folders_apart(tmp_path: Path, capsys) -> None:
+    x = _write_run(
+        tmp_path / "x" / "seed1", name="x", lr=0.1, epochs=1,
+        started="2026-01-01T10:00:00+00:00", val_acc=[0.5],
+    )  # fmt: skip
+    y = _write_run(
+        tmp_path / "y" / "seed1", name="y", lr=0.2, epochs=1,
+        started="2026-01-01T10:00:00+00:00", val_acc=[0.5],
+    )  # fmt: skip
+    assert main(["runs", "--compare", str(x), str(y), "--json"]) == 0
+    labels = [r["label"] for r in json.loads(capsys.readouterr().out)["runs"]]
+    assert labels == ["x/seed1", "y/seed1"]
+
+
+# -- the list at 80 columns (issue 11) -------------------------------------------------------
+
+
+def test_list_at_80_columns_keeps_every_run_folder_name_whole(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "runs"
+    stamps = ["20260126-104512", "20260126-111533", "20260127-090001"]
+    for i, stamp in enumerate(stamps):
+        _write_run(
+            root / "digits_small_cnn" / stamp, name="digits_small_cnn", lr=0.001, epochs=5,
+            started=f"2026-01-2{6 + i}T10:00:00+00:00", val_acc=[0.5, 0.7],
+        )  # fmt: skip
+    buf = _terminal(monkeypatch, 80)
+    assert main(["runs", str(root)]) == 0
+    lines = buf.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if "digits_small_cnn/" in line]
+    assert len(rows) == 3
+    # The part that tells runs apart is there in full, with the folder it is in.
+    for stamp in stamps:
+        assert sum(f"digits_small_cnn/{stamp}" in row for row in rows) == 1
+    assert len({row.split()[0] for row in rows}) == 3
+    assert "2/5" in rows[0]  # epochs survive the narrowing

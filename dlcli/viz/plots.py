@@ -140,38 +140,55 @@ def plot_compare(
 ) -> Path:
     """Several runs' curves overlaid: one colour per run, train solid, val dashed.
 
-    ``histories`` maps a run label to its history rows (as for ``plot_curves``).
+    ``histories`` maps a run label to its history rows (as for ``plot_curves``). One
+    legend under the panels names every run once (a legend per panel with two entries
+    per run would cover the curves as soon as there are a few runs).
     """
     plt = _pyplot()
+    from matplotlib.lines import Line2D
+
     families: list[str] = []
     for rows in histories.values():
         for fam in metric_families(rows):
             if fam not in families:
                 families.append(fam)
     rows_n, cols = _grid(max(len(families), 1))
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.4 * rows_n), squeeze=False)
+    legend_rows = math.ceil((len(histories) + 2) / 3)
+    fig, axes = plt.subplots(
+        rows_n,
+        cols,
+        figsize=(4.6 * cols, 3.4 * rows_n + 0.3 * legend_rows),
+        squeeze=False,
+        layout="constrained",
+    )
     flat = list(axes.flat)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles = [
+        Line2D([], [], color=colours[i % len(colours)], label=label)
+        for i, label in enumerate(histories)
+    ]
     for ax, family in zip(flat, families, strict=False):
         for i, (label, hist) in enumerate(histories.items()):
-            colour = colours[i % len(colours)]
             x = _epochs(hist)
             for key, style, part in ((family, "-", "train"), (f"val_{family}", "--", "val")):
                 y = [_as_float(row.get(key)) for row in hist]
                 if all(math.isnan(v) for v in y):
                     continue
-                ax.plot(x, y, style, color=colour, label=f"{label} ({part})")
+                ax.plot(x, y, style, color=handles[i].get_color(), label=f"{label} ({part})")
         ax.set_title(family)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
     if not families:
         flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
     for ax in flat[max(len(families), 1) :]:
         ax.set_visible(False)
+    handles += [
+        Line2D([], [], color="gray", linestyle="-", label="train"),
+        Line2D([], [], color="gray", linestyle="--", label="validation"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -1,4 +1,4 @@
-"""Past runs: find run directories, summarise them, and diff two of them.
+"""Past runs: find run directories, summarise them, and diff their recipes.
 
 A run directory (docs/architecture.md) holds ``recipe.yaml``, ``metrics.json``,
 ``history.csv``, ``model.keras``... Runs that crashed or are still going lack some of
@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -234,24 +235,44 @@ def load_run_recipe(run_dir: Path) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def diff_recipes(left: dict[str, Any], right: dict[str, Any]) -> list[Difference]:
-    """Keys whose values differ between two resolved recipes, in recipe order."""
-    a, b = flatten(left), flatten(right)
-    keys = list(a) + [k for k in b if k not in a]
-    diffs: list[Difference] = []
+@dataclass(frozen=True)
+class KeyDifference:
+    """One recipe key that is not the same in every run: its value per run, in run order."""
+
+    key: str
+    values: tuple[Any, ...]  # None where the key is absent
+    present: tuple[bool, ...]
+
+
+def diff_many(recipes: Sequence[dict[str, Any]]) -> list[KeyDifference]:
+    """Keys (dotted paths) whose value is not the same in every recipe, in recipe order.
+
+    A key missing from some recipes counts as differing (``present`` says where).
+    """
+    flats = [flatten(r) for r in recipes]
+    keys: dict[str, None] = {}
+    for flat in flats:
+        keys.update(dict.fromkeys(flat))
+    diffs: list[KeyDifference] = []
     for key in keys:
-        va, vb = a.get(key, _ABSENT), b.get(key, _ABSENT)
-        if va is _ABSENT or vb is _ABSENT or va != vb:
+        values = [flat.get(key, _ABSENT) for flat in flats]
+        if any(v is _ABSENT for v in values) or any(v != values[0] for v in values[1:]):
             diffs.append(
-                Difference(
+                KeyDifference(
                     key,
-                    None if va is _ABSENT else va,
-                    None if vb is _ABSENT else vb,
-                    left_present=va is not _ABSENT,
-                    right_present=vb is not _ABSENT,
+                    tuple(None if v is _ABSENT else v for v in values),
+                    tuple(v is not _ABSENT for v in values),
                 )
             )
     return diffs
+
+
+def diff_recipes(left: dict[str, Any], right: dict[str, Any]) -> list[Difference]:
+    """Keys whose values differ between two resolved recipes, in recipe order."""
+    return [
+        Difference(d.key, d.values[0], d.values[1], d.present[0], d.present[1])
+        for d in diff_many([left, right])
+    ]
 
 
 def resolve_run_dir(path: Path) -> Path:
