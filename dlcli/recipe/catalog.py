@@ -52,7 +52,8 @@ class LayerInfo:
     doc: str
     category: str = "other"
     alias_of: str | None = None  # canonical class name when ``name`` is an alias
-    call_args: tuple[str, ...] = field(default=("inputs",))
+    call_args: tuple[str, ...] = field(default=("inputs",))  # data tensors ``call`` takes
+    required_call_args: int = 1
 
     @property
     def class_name(self) -> str:
@@ -66,6 +67,23 @@ class LayerInfo:
     def multi_input_call(self) -> bool:
         """True when ``call`` takes several tensors as separate arguments (attention)."""
         return len(self.call_args) > 1
+
+    def input_count_problem(self, count: int) -> str | None:
+        """Why ``count`` inputs cannot be passed to this layer's ``call``, or None if they can.
+
+        Only for layers whose ``call`` takes several tensors as separate arguments: an extra
+        input would land in a mask argument (``MultiHeadAttention``'s 4th is ``query_mask``).
+        """
+        if not self.multi_input_call:
+            return None
+        low, high = self.required_call_args, len(self.call_args)
+        if low <= count <= high:
+            return None
+        wanted = f"{low} to {high}" if low < high else str(high)
+        return (
+            f"{self.class_name} takes {wanted} inputs ({', '.join(self.call_args)}); "
+            f"received {count}"
+        )
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +117,7 @@ def get_layer(name: str) -> LayerInfo | None:
         category=entry["category"],
         alias_of=entry["alias_of"],
         call_args=tuple(entry["call_args"]),
+        required_call_args=int(entry["required_call_args"]),
     )
 
 

@@ -100,6 +100,35 @@ def _common_args(keras: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _is_control_arg(param: inspect.Parameter) -> bool:
+    """Masks, recurrent state and flags: call arguments that are not the layer's data."""
+    name = param.name
+    return name in ("mask", "training") or name.endswith(("_mask", "_state"))
+
+
+def _tensor_call_args(cls: type) -> tuple[list[str], int]:
+    """The data tensors ``call`` takes as separate positional arguments, and how many it needs.
+
+    These are the leading positional parameters: the required ones, then the optional ones
+    that default to None (``MultiHeadAttention``'s ``key``), up to the first mask, state or
+    flag. A recipe layer with more inputs than these would have its extra tensors passed
+    positionally as masks, so the recipe checks refuse that.
+    """
+    names: list[str] = []
+    required = 0
+    for param in list(inspect.signature(cls.call).parameters.values())[1:]:
+        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            break
+        if _is_control_arg(param):
+            break
+        if param.default is inspect.Parameter.empty:
+            required += 1
+        elif param.default is not None:
+            break
+        names.append(param.name)
+    return names, required
+
+
 def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[str, Any]:
     sig = inspect.signature(cls.__init__)
     args: list[dict[str, Any]] = []
@@ -118,13 +147,7 @@ def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[s
     if accepts_kwargs:
         own = {a["name"] for a in args}
         args += [dict(c) for c in common if c["name"] not in own]
-    call_sig = inspect.signature(cls.call)
-    call_args = [
-        p.name
-        for p in list(call_sig.parameters.values())[1:]
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        and p.default is inspect.Parameter.empty
-    ]
+    call_args, required_call_args = _tensor_call_args(cls)
     return {
         "class": cls.__name__,
         "alias_of": cls.__name__ if cls.__name__ != public else None,
@@ -133,6 +156,7 @@ def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[s
         "first_arg": first_arg,
         "accepts_kwargs": accepts_kwargs,
         "call_args": call_args,
+        "required_call_args": required_call_args,
         "args": args,
     }
 
