@@ -22,12 +22,16 @@ result is later flattened or pooled is left alone.
 from __future__ import annotations
 
 import difflib
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from dlcli.errors import ModelBuildError
+from dlcli.modeling import memory
+from dlcli.modeling.memory import LayerParams
 from dlcli.recipe import catalog
 from dlcli.recipe.spec import INPUT, LayerSpec, ModelSpec
 
@@ -240,18 +244,51 @@ def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> An
 def build_model(
     spec: ModelSpec, input_shape: Sequence[int | None] | None = None, *, name: str = "model"
 ) -> Any:
-    """Build the functional ``keras.Model`` for ``spec`` (input: ``spec.input`` or the arg)."""
+    """Build the functional ``keras.Model`` for ``spec`` (input: ``spec.input`` or the arg).
+
+    A trial build without weights comes first, so a model too large to train here is
+    refused (:func:`_check_memory`) before anything is allocated.
+    """
     from dlcli.backend import keras
 
     if not spec.layers:
         raise ModelBuildError("the model has no layers", field="model.layers")
     shape = _input_shape(spec, input_shape)
+    _check_memory(spec, shape)
+    model_input = _model_input(shape)
+    final, used = _connect(spec, model_input)
+    _check_unused(spec, used)
+    if final.dense_on_map is not None:
+        position, dense_spec, in_shape = final.dense_on_map
+        raise _error(
+            f"Dense applied to a {len(in_shape)}-D input of shape {_shape_text(in_shape)}, "
+            f"so the model output has shape {_shape_text(_static_shape(final.tensor))}",
+            dense_spec,
+            position=position,
+            expected="a model output of shape (batch, units): one prediction per sample",
+            hint="add Flatten or GlobalAveragePooling2D before Dense",
+        )
     try:
-        model_input = keras.Input(shape=shape, name=INPUT)
+        return keras.Model(inputs=model_input, outputs=final.tensor, name=name)
+    except Exception as exc:
+        raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
+
+
+def _model_input(shape: tuple) -> Any:
+    from dlcli.backend import keras
+
+    try:
+        return keras.Input(shape=shape, name=INPUT)
     except Exception as exc:
         raise ModelBuildError(
             f"invalid input shape: {_keras_message(exc)}", field="model.input"
         ) from exc
+
+
+def _connect(
+    spec: ModelSpec, model_input: Any, on_layer: Callable[[int, LayerSpec, Any], None] | None = None
+) -> tuple[_Flow, set[str]]:
+    """Create and call every layer in order; returns the last flow and the names used."""
     flows: dict[str, _Flow] = {INPUT: _Flow(model_input)}
     used: set[str] = set()
     previous = INPUT
@@ -272,26 +309,64 @@ def build_model(
         incoming = [flows[n] for n in names]
         layer = instantiate_layer(layer_spec, position=position)
         out = _call(layer, layer_spec, position, [f.tensor for f in incoming])
+        if on_layer is not None:
+            on_layer(position, layer_spec, layer)
         if isinstance(out, (list, tuple)):
             out = out[0]  # e.g. attention with scores: the first output flows on
         flows[layer_spec.name] = _Flow(out, _dense_origin(layer_spec, position, incoming, out))
         previous = layer_spec.name
-    _check_unused(spec, used)
-    final = flows[previous]
-    if final.dense_on_map is not None:
-        position, dense_spec, in_shape = final.dense_on_map
-        raise _error(
-            f"Dense applied to a {len(in_shape)}-D input of shape {_shape_text(in_shape)}, "
-            f"so the model output has shape {_shape_text(_static_shape(final.tensor))}",
-            dense_spec,
-            position=position,
-            expected="a model output of shape (batch, units): one prediction per sample",
-            hint="add Flatten or GlobalAveragePooling2D before Dense",
-        )
+    return flows[previous], used
+
+
+def count_parameters(spec: ModelSpec, shape: tuple) -> list[LayerParams]:
+    """Each layer's parameter count, from a trial build whose weights are never allocated.
+
+    The layers are created and called on symbolic tensors inside a ``StatelessScope``
+    that defers variable creation; the deferred variables are then dropped. A layer that
+    fails here ends the count (the real build reports the failure).
+    """
+    counts: list[LayerParams] = []
+
+    def record(position: int, layer_spec: LayerSpec, layer: Any) -> None:
+        trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
+        frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+        counts.append(LayerParams(position, layer_spec.name, layer_spec.type, trainable, frozen))
+
+    with _weights_deferred(), suppress(ModelBuildError):
+        _connect(spec, _model_input(shape), record)
+    return counts
+
+
+@contextmanager
+def _weights_deferred() -> Iterator[None]:
+    """Keras creates variables without values in a stateless scope; forget them after."""
+    from dlcli.backend import keras
+
+    state = keras.src.backend.common.global_state
+    key = "uninitialized_variables"  # where Keras keeps them until the scope initialises them
+    before = list(state.get_global_attribute(key) or [])
     try:
-        return keras.Model(inputs=model_input, outputs=final.tensor, name=name)
-    except Exception as exc:
-        raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        state.set_global_attribute(key, before)
+
+
+def _check_memory(spec: ModelSpec, shape: tuple) -> None:
+    counts = count_parameters(spec, shape)
+    need = memory.training_bytes(counts)
+    available = memory.available_bytes()
+    if not counts or available is None or need <= available:
+        return
+    big = max(counts, key=lambda c: c.training_bytes)
+    raise _error(
+        f"{big.total:,} parameters need {memory.gib(big.training_bytes)} to train "
+        f"(float32 weights, gradients and Adam state; the whole model "
+        f"{memory.gib(need)}), more than the {memory.gib(available)} of memory available",
+        spec.layers[big.position - 1],
+        position=big.position,
+        hint="use fewer units or filters here, or shrink its input first with pooling or strides",
+    )
 
 
 def _dense_origin(

@@ -33,6 +33,16 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class TracingStarted:
+    """The training step is being traced into a graph: seconds in which no step completes."""
+
+
+@dataclass(frozen=True)
+class TracingFinished:
+    seconds: float
+
+
+@dataclass(frozen=True)
 class EpochStarted:
     epoch: int  # 1-based
     epochs: int
@@ -81,7 +91,15 @@ class TrainResult:
     is_chief: bool = True
 
 
-Event = RunStarted | EpochStarted | StepsDone | EpochEnded | RunFinished
+Event = (
+    RunStarted
+    | EpochStarted
+    | TracingStarted
+    | TracingFinished
+    | StepsDone
+    | EpochEnded
+    | RunFinished
+)
 EventCallback = Callable[[Event], None]
 
 
