@@ -114,7 +114,12 @@ def run_train(
 
     renderer = TrainRenderer(make_console(), quiet=quiet)
     options = TrainOptions(
-        out=out, resume=resume, overwrite=overwrite, strict=strict, device=device
+        out=out,
+        resume=resume,
+        overwrite=overwrite,
+        strict=strict,
+        device=device,
+        epochs_option=epochs,
     )
     try:
         train(spec, options, on_event=renderer)

@@ -58,6 +58,15 @@ class ArraySplit:
         )
 
 
+@dataclass(frozen=True)
+class DataNote:
+    """Something the user should read about the data before training starts (e.g. an
+    inferred setting and where it came from); ``warning`` for likely mistakes."""
+
+    text: str
+    warning: bool = False
+
+
 @dataclass
 class DataBundle:
     """What training needs from the data, independent of where it came from."""
@@ -72,6 +81,7 @@ class DataBundle:
     shuffle: bool = True
     augment: Sequence[Any] = ()
     batch_size: int = 32
+    notes: list[DataNote] = field(default_factory=list)
 
     @property
     def num_train(self) -> int:
@@ -107,6 +117,11 @@ class DataBundle:
     def augmentation(self) -> Any | None:
         """The recipe's augmentation layers as one ``keras.Sequential`` (None without any)."""
         return _augmentation(self.augment) if self.augment else None
+
+    def make_train_unshuffled(self, batch_size: int | None = None) -> Any:
+        """Every training example once, in order, never augmented: what preprocessing
+        layers adapt to (never the validation split)."""
+        return self._make(self.train, batch_size, shuffle=False, augment=False)
 
     def make_validation(self, batch_size: int | None = None) -> Any:
         """Validation batches in a fixed order, never augmented; None if there is no split."""

@@ -24,8 +24,6 @@ from dlcli.training.events import (
     RunFinished,
     RunStarted,
     StepsDone,
-    TracingFinished,
-    TracingStarted,
     TrainResult,
     ignore_events,
 )
@@ -52,6 +50,7 @@ class TrainOptions:
     device: str | None = None
     steps_per_call: int | None = None  # steps per tf.function call; default ~8 calls/epoch
     recipe_yaml: str | None = None  # the resolved recipe text to save (default: to_yaml())
+    epochs_option: int | None = None  # --epochs as given (to say where train.epochs came from)
 
 
 def train(
@@ -101,7 +100,9 @@ def _expect_chief(train_spec: Any) -> bool:
 def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: float, started):
     from dlcli.backend import keras
     from dlcli.data import load_datasets
+    from dlcli.training import diagnostics as diag
     from dlcli.training import setup
+    from dlcli.training.adapt import adapt_model, restore_adapted, summaries
     from dlcli.training.loop import StepFunctions
     from dlcli.training.reporting import TensorBoardLog, metrics_document
     from dlcli.training.schedules import Schedule
@@ -116,6 +117,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     keras.utils.set_random_seed(seed)
     bundle = load_datasets(recipe.data, seed=seed, strict=options.strict)
     check_class_count(bundle.class_names, recipe.data)
+    chance = diag.ChanceWatch.for_data(bundle.train.y, len(bundle.class_names), spec.loss)
     global_bs = int(recipe.data.batch_size) * plan.replicas
     steps = setup.steps_for(bundle.num_train, global_bs)
     k = options.steps_per_call or _steps_per_call(steps)
@@ -159,6 +161,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
         )
     if options.resume:
         restore_checkpoint(run, state, variables)
+        restore_adapted(model, state.adapted)  # adapted once, at the start of the run
         notes.extend(recipe_changes(run, options.recipe_yaml or _recipe_yaml(recipe)))
         if spec.epochs < state.epoch:
             raise UsageError(
@@ -175,7 +178,25 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             if state.early:
                 state.early.wait = 0
     else:
+        adapted = adapt_model(model, bundle.make_train_unshuffled(global_bs), bundle.num_train)
+        state.adapted = [a.to_dict() for a in adapted]
         save_checkpoint(run, state, variables, seed, 0)  # epoch 0: resumable from the very start
+    previous_epochs, state.epochs_planned = state.epochs_planned, spec.epochs
+    previous_steps, state.steps_per_epoch = state.steps_per_epoch, steps
+    fns.resume_schedule(state.epoch)  # the lr schedule's position is in epochs
+    resume_notes = (
+        diag.resume_notices(
+            completed=state.epoch,
+            epochs=spec.epochs,
+            epochs_option=options.epochs_option,
+            previous_epochs=previous_epochs,
+            schedule=fns.schedule,
+            steps_per_epoch=steps,
+            previous_steps_per_epoch=previous_steps,
+        )
+        if options.resume
+        else []
+    )
 
     # One iterator for the whole run (no per-epoch iterator start-up and tear-down); each
     # epoch's shuffle order depends on the seed and epoch number only, so resuming needs
@@ -210,6 +231,10 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             skipped=len(bundle.skipped),
         )
     )
+    for notice in [*diag.data_notices(bundle), *summaries(state.adapted, options.resume)]:
+        on_event(notice)
+    for notice in resume_notes:
+        on_event(notice)
     with StopRequest() as stop:
         for epoch in range(state.epoch + 1, spec.epochs + 1):
             if state.stopped_early:
@@ -217,10 +242,6 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             on_event(EpochStarted(epoch=epoch, epochs=spec.epochs, steps=steps))
             fns.reset()
             t0 = last_report = time.perf_counter()
-            if not fns.traced:  # tracing takes seconds in which no step completes
-                on_event(TracingStarted())
-                fns.trace(iterator)
-                on_event(TracingFinished(time.perf_counter() - t0))
             done = 0
             while done < steps:
                 n = min(k, steps - done)
@@ -283,6 +304,9 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
                     stop_reason="early_stopping" if stop_now else None,
                 )
             )
+            stuck = chance.check(epoch, logs, lr)
+            if stuck is not None:
+                on_event(stuck)
             if stop.requested and epoch < spec.epochs and not stop_now:
                 write_best(run, model, variables["model"], state)
                 raise _interrupted(stop.signal_name, epoch + 1, run, state)
@@ -316,6 +340,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
         seed=seed,
         bundle=bundle,
         started=state.started,
+        adapted=state.adapted,
     )
     files["metrics.json"] = run.write_json("metrics.json", metrics)
     if state.history:

@@ -33,13 +33,12 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
-class TracingStarted:
-    """The training step is being traced into a graph: seconds in which no step completes."""
+class Notice:
+    """A line for the user: what was inferred or adapted, or (``warning``) a likely
+    mistake, e.g. imbalanced classes or a model stuck at chance."""
 
-
-@dataclass(frozen=True)
-class TracingFinished:
-    seconds: float
+    text: str
+    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,15 +90,7 @@ class TrainResult:
     is_chief: bool = True
 
 
-Event = (
-    RunStarted
-    | EpochStarted
-    | TracingStarted
-    | TracingFinished
-    | StepsDone
-    | EpochEnded
-    | RunFinished
-)
+Event = RunStarted | Notice | EpochStarted | StepsDone | EpochEnded | RunFinished
 EventCallback = Callable[[Event], None]
 
 

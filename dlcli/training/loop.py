@@ -177,16 +177,6 @@ class StepFunctions:
         with onednn_bfloat16(self.onednn_bfloat16):
             return self._train_chunk(iterator, tf.constant(int(steps), tf.int32))
 
-    @property
-    def traced(self) -> bool:
-        return bool(self._train_chunk.experimental_get_tracing_count())
-
-    def trace(self, iterator: Any) -> None:
-        """Trace the training chunk without running a step, so the caller can say it is
-        tracing (seconds, during which no step completes); ``train_chunk`` then reuses it."""
-        with onednn_bfloat16(self.onednn_bfloat16):
-            self._train_chunk.get_concrete_function(iterator, tf.TensorSpec([], tf.int32))
-
     def _train_loop(self, iterator: Any, steps: Any) -> Any:
         """A graph loop over ``steps`` (a tensor) steps, pulling batches in the graph."""
 
@@ -224,6 +214,13 @@ class StepFunctions:
     def logs(self, *, validation: bool) -> dict[str, float]:
         metrics = self.train_metrics + (self.val_metrics if validation else [])
         return {m.name: float(m.result()) for m in metrics}
+
+    def resume_schedule(self, epoch: int) -> None:
+        """Place the lr schedule after ``epoch`` completed epochs (before the first chunk:
+        the schedule is traced into the step). Its position is counted in epochs from here,
+        so a changed batch size does not move it."""
+        if self.schedule is not None:
+            self.schedule = self.schedule.resumed(epoch=epoch, step=self.iterations())
 
     def iterations(self) -> int:
         return int(keras.ops.convert_to_numpy(self.optimizer.iterations))

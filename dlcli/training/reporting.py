@@ -37,6 +37,7 @@ def metrics_document(
     seed: int,
     bundle: Any,
     started: str,
+    adapted: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``metrics.json`` of docs/architecture.md (plus a few extra, documented keys)."""
     final = {k: v for k, v in (history[-1] if history else {}).items() if k not in _BOOKKEEPING}
@@ -65,6 +66,7 @@ def metrics_document(
         "num_train": bundle.num_train,
         "num_validation": bundle.num_validation,
         "skipped": len(bundle.skipped),
+        "adapted": [{k: v for k, v in a.items() if k != "state"} for a in adapted or []],
         "started": started,
         "finished": now_iso(),
     }

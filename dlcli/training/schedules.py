@@ -1,9 +1,14 @@
-"""Learning-rate schedules with warm-up, computed per optimizer step.
+"""Learning-rate schedules with warm-up, as functions of the position in *epochs*.
 
-The schedule is a plain function of the step and is evaluated inside the training
-``tf.function`` (the optimizer keeps a float learning rate that the step assigns), so
-the saved ``.keras`` files hold no custom schedule class and load with ``safe_mode``.
-Its position is ``optimizer.iterations``, which checkpoints already restore.
+The schedule is evaluated inside the training ``tf.function`` (the optimizer keeps a float
+learning rate that the step assigns), so the saved ``.keras`` files hold no custom
+schedule class and load with ``safe_mode``.
+
+Its position is counted in (fractional) epochs, not optimizer steps: step ``s`` of a
+session that started after ``origin_epoch`` completed epochs, at optimizer iteration
+``origin_step``, sits at ``origin_epoch + (s - origin_step) / steps_per_epoch``. A run
+resumed with another batch size (other steps per epoch) or a larger ``--epochs`` therefore
+continues at the epoch it reached, never at a step count that meant something else.
 
 Kinds (``t`` = epochs elapsed after warm-up, ``E`` = planned epochs after warm-up):
 
@@ -12,12 +17,14 @@ Kinds (``t`` = epochs elapsed after warm-up, ``E`` = planned epochs after warm-u
 - ``step``: ``lr * decay_rate ** floor(t / step_epochs)``.
 - ``exponential``: ``lr * decay_rate ** (t / step_epochs)`` (smooth).
 
-Warm-up rises linearly from ``lr / warmup_steps`` to ``lr`` over ``warmup_epochs``;
-``min_lr`` is a floor for every kind.
+Warm-up rises linearly from ``lr / warmup_steps`` to ``lr`` over ``warmup_epochs``
+(``warmup_steps`` = warm-up epochs times steps per epoch); ``min_lr`` is a floor for every
+kind.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +40,8 @@ class Schedule:
     min_lr: float = 0.0
     epochs: int = 1
     steps_per_epoch: int = 1
+    origin_epoch: int = 0  # completed epochs when this session started
+    origin_step: int = 0  # optimizer iterations when this session started
 
     @classmethod
     def from_spec(cls, spec: Any, base_lr: float, *, epochs: int, steps_per_epoch: int) -> Schedule:
@@ -49,16 +58,26 @@ class Schedule:
             steps_per_epoch=max(1, int(steps_per_epoch)),
         )
 
+    def resumed(self, *, epoch: int, step: int) -> Schedule:
+        """This schedule for a session starting after ``epoch`` epochs, at iteration ``step``."""
+        return dataclasses.replace(self, origin_epoch=int(epoch), origin_step=int(step))
+
     @property
     def is_constant(self) -> bool:
         return self.kind == "constant" and self.warmup_epochs <= 0
 
+    def position(self, step: Any) -> Any:
+        """Epochs elapsed before 0-based optimizer ``step`` (fractional)."""
+        return self.origin_epoch + (step - self.origin_step) / float(self.steps_per_epoch)
+
     def at(self, step: Any, ops: Any = math) -> Any:
         """The rate for 0-based optimizer ``step``; ``ops`` is ``math`` or a TF namespace."""
-        spe = float(self.steps_per_epoch)
-        warm_steps = self.warmup_epochs * spe
-        t = (step - warm_steps) / spe if warm_steps else step / spe
-        t = _maximum(ops, t, 0.0)
+        return self.at_epoch(self.position(step), ops)
+
+    def at_epoch(self, position: Any, ops: Any = math) -> Any:
+        """The rate at ``position`` epochs into the run (epoch ``e`` step ``k`` of ``n``:
+        ``e - 1 + k / n``)."""
+        t = _maximum(ops, position - self.warmup_epochs, 0.0)
         lr = self.base_lr
         span = max(self.epochs - self.warmup_epochs, 1e-9)
         if self.kind == "cosine":
@@ -72,9 +91,10 @@ class Schedule:
             lr = self.base_lr * self.decay_rate ** (t / self.step_epochs)
         if self.kind != "constant":
             lr = _maximum(ops, lr, self.min_lr)
-        if warm_steps:
-            ramp = _minimum(ops, (step + 1.0) / warm_steps, 1.0)
-            lr = lr * ramp
+        if self.warmup_epochs > 0:
+            # the first step already uses 1/warmup_steps of the rate, the last one all of it
+            done = position + 1.0 / float(self.steps_per_epoch)
+            lr = lr * _minimum(ops, done / self.warmup_epochs, 1.0)
         return lr
 
     def tf_at(self, step: Any) -> Any:

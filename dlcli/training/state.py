@@ -2,11 +2,13 @@
 
 ``checkpoints/state.json`` (the commit point, written last) records the last completed
 epoch, the history so far, the best value, early stopping's patience count, timing totals,
-the seed and the lr-schedule position (``optimizer.iterations``), and names the array
-files: every model variable (weights and RNG seed states), every optimizer variable, the
-model variables of the best epoch (``best.keras`` is written from them at the end), and for
-early stopping with ``restore_best`` the weights of its best epoch. An array file is only
-rewritten when its content changed; ``state.json`` keeps naming the older file otherwise.
+the seed, the optimizer's step count, the epochs planned and steps per epoch, the
+preprocessing layers adapted before the first step (``dlcli.training.adapt``), and names
+the array files: every model variable (weights and RNG seed states), every optimizer
+variable, the model variables of the best epoch (``best.keras`` is written from them at the
+end), and for early stopping with ``restore_best`` the weights of its best epoch. An array
+file is only rewritten when its content changed; ``state.json`` keeps naming the older file
+otherwise.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class RunState:
     files: dict[str, str] = field(default_factory=dict)  # checkpoint array files
     early_best: list[Any] | None = None  # weights of early stopping's best epoch
     best_weights: list[Any] | None = None  # model variables at ``best``'s epoch (best.keras)
+    adapted: list[dict[str, Any]] = field(default_factory=list)  # preprocessing layers adapted
+    epochs_planned: int | None = None  # train.epochs of the session that wrote the checkpoint
+    steps_per_epoch: int | None = None  # optimizer steps per epoch in that session
 
 
 def save_checkpoint(
@@ -59,6 +64,9 @@ def save_checkpoint(
         "started": state.started,
         "seed": seed,
         "lr_schedule_step": int(step),
+        "epochs_planned": state.epochs_planned,
+        "steps_per_epoch": state.steps_per_epoch,
+        "adapted": state.adapted,
         "files": state.files,
     }
     state.files = run.save_checkpoint(doc, arrays)
@@ -82,6 +90,10 @@ def restore_checkpoint(run: RunDirectory, state: RunState, variables: dict[str, 
     state.started = doc.get("started") or state.started
     state.stopped_early = bool(doc.get("stopped_early"))
     state.files = dict(doc.get("files") or {})
+    state.adapted = list(doc.get("adapted") or [])
+    planned, steps = doc.get("epochs_planned"), doc.get("steps_per_epoch")
+    state.epochs_planned = int(planned) if isinstance(planned, int) else None
+    state.steps_per_epoch = int(steps) if isinstance(steps, int) else None
     best = doc.get("best")
     if best and state.best is not None and best.get("monitor") == state.best.monitor:
         state.best = BestTracker.from_dict(best)

@@ -1,0 +1,187 @@
+"""What a run tells the user about itself before and early in training (as ``Notice``s).
+
+- per-class training counts, with a warning when the largest class has more than
+  ``IMBALANCE_RATIO`` times the examples of the smallest;
+- the data loader's notes (e.g. an inferred ``image_size`` and where it came from);
+- which preprocessing layers were adapted, on how many examples;
+- on resume: how many epochs remain and where the planned count came from, and where the
+  learning-rate schedule continues;
+- after ``CHANCE_EPOCH`` epochs, a warning when the model is still at chance level.
+
+Plain Python on numbers and strings: no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlcli.training.events import Notice
+from dlcli.training.schedules import Schedule
+
+IMBALANCE_RATIO = 5.0
+CHANCE_EPOCH = 3
+MAX_CLASSES_LISTED = 12
+
+
+def class_count_notices(class_names: Sequence[str], labels: np.ndarray) -> list[Notice]:
+    """One line with the training examples per class; a warning for a >5x imbalance."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
+    pairs = [(str(name), int(n)) for name, n in zip(class_names, counts, strict=True)]
+    if len(pairs) <= MAX_CLASSES_LISTED:
+        listed = ", ".join(f"{name} {n:,}" for name, n in pairs)
+    else:
+        ordered = sorted(pairs, key=lambda p: p[1])
+        few = ", ".join(f"{name} {n:,}" for name, n in ordered[:3])
+        many = ", ".join(f"{name} {n:,}" for name, n in ordered[:-4:-1])
+        listed = f"fewest: {few}; most: {many}"
+    notices = [Notice(f"training examples per class ({len(pairs)} classes): {listed}")]
+    smallest = min(pairs, key=lambda p: p[1])
+    largest = max(pairs, key=lambda p: p[1])
+    if smallest[1] > 0 and largest[1] > IMBALANCE_RATIO * smallest[1]:
+        ratio = largest[1] / smallest[1]
+        notices.append(
+            Notice(
+                f"imbalanced classes: {largest[0]!r} has {largest[1]:,} training examples, "
+                f"{ratio:.1f}x the {smallest[1]:,} of {smallest[0]!r}; accuracy can look good "
+                "while the small classes are ignored. Check per-class results with "
+                "`dlcli evaluate`, and collect more examples of the small classes (or "
+                "subsample the large ones)",
+                warning=True,
+            )
+        )
+    return notices
+
+
+def data_notices(bundle: Any) -> list[Notice]:
+    """The data loader's notes, then the training examples per class."""
+    found = [Notice(note.text, warning=note.warning) for note in bundle.notes]
+    return found + class_count_notices(bundle.class_names, bundle.train.y)
+
+
+def resume_notices(
+    *,
+    completed: int,
+    epochs: int,
+    epochs_option: int | None,
+    previous_epochs: int | None,
+    schedule: Schedule | None,
+    steps_per_epoch: int,
+    previous_steps_per_epoch: int | None,
+) -> list[Notice]:
+    """On resume: the epochs that remain, and where the lr schedule continues."""
+    found = [
+        resume_notice(
+            completed=completed,
+            epochs=epochs,
+            epochs_option=epochs_option,
+            previous_epochs=previous_epochs,
+        )
+    ]
+    if schedule is not None and completed > 0:
+        moved = schedule_notice(
+            kind=schedule.kind,
+            completed=completed,
+            lr=float(schedule.at_epoch(float(completed))),
+            epochs=epochs,
+            previous_epochs=previous_epochs,
+            steps_per_epoch=steps_per_epoch,
+            previous_steps_per_epoch=previous_steps_per_epoch,
+        )
+        found += [moved] if moved is not None else []
+    return found
+
+
+def resume_notice(
+    *,
+    completed: int,
+    epochs: int,
+    epochs_option: int | None,
+    previous_epochs: int | None,
+) -> Notice:
+    """How many epochs remain after ``completed``, and where ``epochs`` came from."""
+    remaining = max(epochs - completed, 0)
+    if epochs_option is not None:
+        source = f"--epochs {epochs_option}"
+    else:
+        source = f"train.epochs {epochs} in the recipe"
+    if previous_epochs is not None and previous_epochs != epochs:
+        source += f"; the run was started for {previous_epochs} epochs"
+    return Notice(f"{remaining} of {epochs} epochs remain ({source})")
+
+
+def schedule_notice(
+    *,
+    kind: str,
+    completed: int,
+    lr: float,
+    epochs: int,
+    previous_epochs: int | None,
+    steps_per_epoch: int,
+    previous_steps_per_epoch: int | None,
+) -> Notice | None:
+    """Where a resumed learning-rate schedule continues, when anything about it changed."""
+    changes = []
+    if previous_steps_per_epoch is not None and previous_steps_per_epoch != steps_per_epoch:
+        changes.append(
+            f"{steps_per_epoch} steps per epoch instead of {previous_steps_per_epoch} "
+            "(batch size or data changed)"
+        )
+    if previous_epochs is not None and previous_epochs != epochs and kind != "constant":
+        changes.append(f"the {kind} curve now spans {epochs} epochs instead of {previous_epochs}")
+    if not changes:
+        return None
+    return Notice(
+        f"learning-rate schedule continues at epoch {completed} of {epochs} with lr {lr:.4g}: "
+        + "; ".join(changes)
+    )
+
+
+@dataclass
+class ChanceWatch:
+    """Warns once, after epoch ``CHANCE_EPOCH``, if the model still predicts at chance.
+
+    Chance is the loss of always answering with the class frequencies (their entropy,
+    ``ln(classes)`` for balanced classes) and the accuracy of always answering with the
+    largest class. Only cross-entropy losses have that scale.
+    """
+
+    entropy: float
+    majority: float
+    classes: int
+    active: bool
+
+    @classmethod
+    def for_data(cls, labels: np.ndarray, num_classes: int, loss_name: str) -> ChanceWatch:
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+        share = counts / max(int(counts.sum()), 1)
+        entropy = float(-sum(p * math.log(p) for p in share if p > 0))
+        active = "crossentropy" in loss_name.lower().replace("_", "") and entropy > 0
+        return cls(entropy=entropy, majority=float(share.max()), classes=num_classes, active=active)
+
+    def check(self, epoch: int, logs: dict[str, float], lr: float) -> Notice | None:
+        if not self.active or epoch != CHANCE_EPOCH:
+            return None
+        loss = logs.get("loss")
+        accuracy = logs.get("accuracy")
+        if loss is None or not math.isfinite(loss) or loss < 0.95 * self.entropy:
+            return None
+        if accuracy is not None and accuracy > self.majority + 0.05:
+            return None
+        acc_text = f"training accuracy {accuracy:.3f}, " if accuracy is not None else ""
+        balanced = math.isclose(self.entropy, math.log(self.classes), rel_tol=1e-3)
+        guess = f"ln({self.classes})" if balanced else "the entropy of the class frequencies"
+        return Notice(
+            f"after {epoch} epochs the model is at chance level ({acc_text}loss {loss:.4f}; "
+            f"guessing gives loss {self.entropy:.4f} = {guess}). Likely causes: a "
+            "learning rate too high or too low (now "
+            f"{lr:.3g}); inputs not scaled (Rescaling: 1/255 for images, Normalization "
+            "for CSV features); labels that do not match the inputs (class folders, the "
+            "label column); a last layer without softmax for "
+            "sparse_categorical_crossentropy; a model too small for the task",
+            warning=True,
+        )
