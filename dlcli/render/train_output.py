@@ -13,17 +13,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from dlcli.console import is_interactive
+from dlcli.render.train_progress import TRACING, TrainBars
 
 _SHORT = {"accuracy": "acc", "val_accuracy": "val_acc"}
 
@@ -48,9 +41,7 @@ class TrainRenderer:
         self.console = console
         self.quiet = quiet
         self.live = (is_interactive(console) if live is None else live) and not quiet
-        self.progress: Progress | None = None
-        self._epoch_task: Any = None
-        self._step_task: Any = None
+        self.progress: TrainBars | None = None
         self._epochs = 0
         self._is_chief = True
 
@@ -86,22 +77,9 @@ class TrainRenderer:
         for w in e.warnings:
             p(f"warning: {w}", style="yellow" if self.live else None)
         if self.live:
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(bar_width=30),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
+            self.progress = TrainBars(
+                self.console, epochs=e.epochs, start_epoch=e.start_epoch, steps=e.steps_per_epoch
             )
-            self._epoch_task = self.progress.add_task(
-                "epochs", total=e.epochs, completed=e.start_epoch, info=""
-            )
-            self._step_task = self.progress.add_task("steps ", total=e.steps_per_epoch, info="")
-            self.progress.start()
 
     def _on_Notice(self, e: Any) -> None:
         if self.quiet:
@@ -113,13 +91,22 @@ class TrainRenderer:
 
     def _on_EpochStarted(self, e: Any) -> None:
         if self.progress is not None:
-            self.progress.reset(self._step_task, total=e.steps, info="")
-            self.progress.update(self._epoch_task, description=f"epoch {e.epoch}/{e.epochs}")
+            self.progress.epoch_started(e.epoch, e.steps)
+
+    def _on_TracingStarted(self, e: Any) -> None:
+        if self.progress is not None:
+            self.progress.note(TRACING)
+        elif not self.quiet:
+            self._print(TRACING)  # one line: a log shows why nothing happens for a while
+
+    def _on_TracingFinished(self, e: Any) -> None:
+        if self.progress is not None:
+            self.progress.note(f"traced in {e.seconds:.1f}s; first steps...")
 
     def _on_StepsDone(self, e: Any) -> None:
         if self.progress is not None:
-            info = f"{format_logs(e.logs, short=True)}  {e.samples_per_s:,.0f} samples/s"
-            self.progress.update(self._step_task, completed=e.step, info=info)
+            logs = format_logs(e.logs, short=True)
+            self.progress.steps_done(e.step, e.steps, logs, e.samples_per_s)
 
     def _on_EpochEnded(self, e: Any) -> None:
         if self.quiet:
@@ -134,8 +121,7 @@ class TrainRenderer:
         if e.stop_reason == "early_stopping":
             line += "  (early stopping)"
         if self.progress is not None:
-            self.progress.update(self._epoch_task, completed=e.epoch)
-            self.progress.update(self._step_task, completed=self.progress.tasks[1].total)
+            self.progress.epoch_ended(e.epoch)
         self._print(line)
 
     def _on_RunFinished(self, e: Any) -> None:

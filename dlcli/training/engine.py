@@ -24,6 +24,8 @@ from dlcli.training.events import (
     RunFinished,
     RunStarted,
     StepsDone,
+    TracingFinished,
+    TracingStarted,
     TrainResult,
     ignore_events,
 )
@@ -242,6 +244,10 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
             on_event(EpochStarted(epoch=epoch, epochs=spec.epochs, steps=steps))
             fns.reset()
             t0 = last_report = time.perf_counter()
+            if not fns.traced:  # tracing takes seconds in which no step completes
+                on_event(TracingStarted())
+                fns.trace(iterator)
+                on_event(TracingFinished(time.perf_counter() - t0))
             done = 0
             while done < steps:
                 n = min(k, steps - done)

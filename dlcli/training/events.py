@@ -33,6 +33,16 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class TracingStarted:
+    """The training step is being traced into a graph: seconds in which no step completes."""
+
+
+@dataclass(frozen=True)
+class TracingFinished:
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Notice:
     """A line for the user: what was inferred or adapted, or (``warning``) a likely
     mistake, e.g. imbalanced classes or a model stuck at chance."""
@@ -90,7 +100,16 @@ class TrainResult:
     is_chief: bool = True
 
 
-Event = RunStarted | Notice | EpochStarted | StepsDone | EpochEnded | RunFinished
+Event = (
+    RunStarted
+    | Notice
+    | EpochStarted
+    | TracingStarted
+    | TracingFinished
+    | StepsDone
+    | EpochEnded
+    | RunFinished
+)
 EventCallback = Callable[[Event], None]
 
 

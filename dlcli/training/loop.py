@@ -177,6 +177,16 @@ class StepFunctions:
         with onednn_bfloat16(self.onednn_bfloat16):
             return self._train_chunk(iterator, tf.constant(int(steps), tf.int32))
 
+    @property
+    def traced(self) -> bool:
+        return bool(self._train_chunk.experimental_get_tracing_count())
+
+    def trace(self, iterator: Any) -> None:
+        """Trace the training chunk without running a step, so the caller can say it is
+        tracing (seconds, during which no step completes); ``train_chunk`` then reuses it."""
+        with onednn_bfloat16(self.onednn_bfloat16):
+            self._train_chunk.get_concrete_function(iterator, tf.TensorSpec([], tf.int32))
+
     def _train_loop(self, iterator: Any, steps: Any) -> Any:
         """A graph loop over ``steps`` (a tensor) steps, pulling batches in the graph."""
 
