@@ -23,6 +23,9 @@ MAX_TOTAL_BYTES = 4 << 30  # 4 GiB uncompressed
 MAX_CONFIG_BYTES = 64 << 20  # config.json is parsed in memory
 BOMB_RATIO = 100  # a member expanding over 100x its stored size ...
 BOMB_FLOOR_BYTES = 16 << 20  # ... and to over 16 MiB is treated as a zip bomb
+# Keras deserialises the config recursively; real models nest a few dozen levels (more
+# with models inside models). Deeper is an attack on the recursion limit, refused here.
+MAX_CONFIG_DEPTH = 500
 WEIGHT_MEMBERS = ("model.weights.h5", "model.weights.npz")
 
 TRUST_HINT = (
@@ -104,6 +107,14 @@ def check_keras_archive(path: Path) -> dict[str, Any]:
         raise ModelLoadError(
             f"config.json in the model is not valid JSON ({exc})", file=path
         ) from exc
+    except RecursionError:  # the JSON parser recurses once per nesting level
+        config = None
+    if config is None or _too_deep(config):
+        raise UnsafeModelError(
+            "config.json in the model is nested too deeply",
+            file=path,
+            expected=f"at most {MAX_CONFIG_DEPTH} levels (Keras models nest a few dozen)",
+        )
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelLoadError(
             "config.json in the model does not describe a Keras model",
@@ -160,19 +171,34 @@ def find_unsafe_objects(config: Any) -> list[str]:
     return [f"{where}: {problem}" for where, problem in found.items()]
 
 
+def _too_deep(config: Any) -> bool:
+    """True when ``config`` nests more than MAX_CONFIG_DEPTH lists/objects (no recursion)."""
+    stack: list[tuple[Any, int]] = [(config, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, (dict, list)):
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _walk_objects(node: Any, layer: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(node, dict):
-        if "class_name" in node:
-            cfg = node.get("config")
-            if isinstance(cfg, dict) and isinstance(cfg.get("name"), str):
-                layer = f"layer {cfg['name']!r} ({node['class_name']})"
-            yield (layer or f"object {node['class_name']!r}"), node
-        for key, value in node.items():
-            if key != "compile_config":
-                yield from _walk_objects(value, layer)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk_objects(value, layer)
+    """Every object with a ``class_name``, in document order, with its enclosing layer."""
+    stack: list[tuple[Any, str | None]] = [(node, layer)]
+    while stack:
+        node, layer = stack.pop()
+        if isinstance(node, dict):
+            if "class_name" in node:
+                cfg = node.get("config")
+                if isinstance(cfg, dict) and isinstance(cfg.get("name"), str):
+                    layer = f"layer {cfg['name']!r} ({node['class_name']})"
+                yield (layer or f"object {node['class_name']!r}"), node
+            items = [v for k, v in node.items() if k != "compile_config"]
+            stack.extend((value, layer) for value in reversed(items))
+        elif isinstance(node, list):
+            stack.extend((value, layer) for value in reversed(node))
 
 
 def _object_problem(obj: dict[str, Any]) -> str | None:
