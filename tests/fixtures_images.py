@@ -173,7 +173,7 @@ def make_nasty_folder(root: Path) -> tuple[dict[str, int], dict[str, str]]:
     (root / "bomb_9k.png").write_bytes(_png_header_only(9_000, 9_000))  # dlcli's own limit
     bad["bomb_9k.png"] = "decompression bomb"
     (root / "notes.txt").write_text("some notes\n")
-    bad["notes.txt"] = "extension"
+    bad["notes.txt"] = "not an image (ignored)"  # listed, but not a failure (no exit 3)
     # Hidden files and folders are ignored without a word.
     (root / ".DS_Store").write_bytes(b"\x00\x01hidden")
     (root / "._gray.png").write_bytes(b"\x00\x05\x16\x07AppleDouble")

@@ -201,8 +201,8 @@ def test_find_images(tmp_path: Path) -> None:
     (tmp_path / "a" / "notes.txt").write_text("hi")
     images, skipped = find_images([tmp_path / "a"], recursive=True)
     assert images == [str(tmp_path / "a/1.png"), str(tmp_path / "a/deep/2.JPG")]
-    assert [(Path(s.path).name, s.reason) for s in skipped] == [
-        ("notes.txt", "not an image file extension")
+    assert [(Path(s.path).name, s.reason, s.ignored) for s in skipped] == [
+        ("notes.txt", "not an image (ignored)", True)
     ]
     flat, _ = find_images([tmp_path / "a"], recursive=False)
     assert flat == [str(tmp_path / "a/1.png")]

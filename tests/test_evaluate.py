@@ -136,8 +136,8 @@ model:
     assert result["num_samples"] == len(y)
     assert result["accuracy"] == pytest.approx(float((probs.argmax(1) == y).mean()), abs=1e-12)
     assert sum(s["support"] for s in result["per_class"].values()) == len(y)
-    assert (run / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    saved = json.loads((run / "evaluation.json").read_text())
+    assert (run / "model.keras.confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((run / "model.keras.evaluation.json").read_text())
     assert saved["accuracy"] == result["accuracy"]
 
 
@@ -165,13 +165,15 @@ def test_skipped_files_listed_exit_3_strict_1_and_png(
     result = json.loads(stdout)
     assert result["num_samples"] == 15
     assert np.array(result["confusion_matrix"]).sum() == 15
-    assert sorted(Path(s["path"]).name for s in result["skipped"]) == ["broken.png", "notes.txt"]
+    assert [Path(s["path"]).name for s in result["skipped"]] == ["broken.png"]
     assert all(s["reason"] for s in result["skipped"])
+    assert [Path(s["path"]).name for s in result["ignored"]] == ["notes.txt"]
     # Classes absent from the folder are still reported, with no support.
     assert result["per_class"]["7"]["support"] == 0
-    png = out / "confusion.png"
+    png = out / f"{digits_model.name}.confusion.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((out / "evaluation.json").read_text())["num_samples"] == 15
+    report = out / f"{digits_model.name}.evaluation.json"
+    assert json.loads(report.read_text())["num_samples"] == 15
 
     before = png.read_bytes()
     code, _, err = evaluate(capsys, digits_model, "--data", small_test_folder, "--out", out)

@@ -293,7 +293,8 @@ def test_run_dir_resolves_model_labels_and_preprocessing(tmp_path, image_model_f
     assert loaded.preprocessing["image_size"] == [8, 8]
 
     shutil.copy(image_model_file, run / "model.keras")
-    assert resolve_model(run).source == run / "model.keras"
+    assert resolve_model(run).source == run / "best.keras"  # the best epoch wins
+    assert resolve_model(run, final=True).source == run / "model.keras"
     # The .keras file inside a run is part of that run too.
     assert resolve_model(run / "model.keras").class_names == ["a", "b", "c"]
 

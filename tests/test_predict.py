@@ -158,7 +158,8 @@ def test_jsonl_output_and_top_k(bright, nasty, tmp_path: Path, capsys) -> None:
     ]
     assert_rows_match_levels(as_csv, levels)
     for r in rows:
-        assert set(r) == {"path", "label", "confidence", "top_k"}
+        assert set(r) == {"path", "label", "confidence", "top_k", "model"}
+        assert r["model"] == str(model)
         probs = [t["probability"] for t in r["top_k"]]
         assert len(probs) == 2  # capped at the number of classes
         assert probs == sorted(probs, reverse=True)
@@ -299,7 +300,8 @@ def test_piped_stdout_is_csv(run_dlcli, bright, nasty) -> None:
     proc = run_dlcli("predict", str(model), str(root), "--labels", str(labels))
     assert proc.returncode == 3, proc.stderr
     rows = read_csv_rows(proc.stdout)
-    assert list(rows[0]) == ["path", "label", "confidence", "top_k"]
+    assert list(rows[0]) == ["path", "label", "confidence", "top_k", "model"]
+    assert {r["model"] for r in rows} == {str(model)}
     assert_rows_match_levels(rows, levels)
     for text in (proc.stdout, proc.stderr):
         assert "\r" not in text and "\x1b[" not in text

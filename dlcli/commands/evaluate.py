@@ -10,23 +10,29 @@ import typer
 
 EXIT_SKIPPED = 3
 EXIT_STRICT = 1
-OUTPUT_FILES = ("confusion.png", "evaluation.json")
+OUTPUT_SUFFIXES = (".confusion.png", ".evaluation.json")
 
 HELP = "\n\n".join(
     [
         "Score a model on labelled data: accuracy, loss, the model's other compiled metrics, "
         "per-class precision/recall/F1/support with macro and weighted averages, and a "
         "confusion matrix.",
-        "MODEL is a run directory or a .keras file (class names from the run's labels.json, "
-        "--labels, or the output indices 0..N-1). Data: --data DIR (one sub-folder per class, "
-        "names matching the model's classes), --data FILE.csv (tabular models), or by default "
-        "the run's own validation data (recipe data.validation, or its validation_split "
-        "re-derived with the recipe's seed).",
-        "Writes confusion.png and evaluation.json into --out DIR, else into the run directory "
-        "(a bare .keras file without --out writes nothing). --json prints every number as JSON "
+        "MODEL is a run directory (its best.keras, the best epoch, else model.keras; --final "
+        "picks model.keras, the last epoch), a .keras file or an exported .tflite/.onnx file or "
+        "SavedModel folder (class names from the run's labels.json or the export's metadata, "
+        "--labels, or the output indices 0..N-1 with a warning). Data: --data DIR (one "
+        "sub-folder per class, names matching the model's classes), --data FILE.csv (tabular "
+        "models), or by default the run's own validation data (recipe data.validation, or its "
+        "validation_split re-derived with the recipe's seed).",
+        "Writes MODEL_FILE.confusion.png and MODEL_FILE.evaluation.json, named after the model "
+        "file evaluated (best.keras.evaluation.json, ...), into --out DIR, else into the run "
+        "directory (a bare .keras file without --out writes nothing); both name the model file "
+        "and the data inside. --json prints every number as JSON "
         "(accuracy, loss, per_class, confusion_matrix, ...). Loss is sparse categorical "
         "crossentropy on the model's probabilities (logits get a softmax first).",
-        "Exit codes: 0 every file was used; 3 some files were skipped (1 with --strict); 2 a "
+        "Files without an image extension are listed as not an image (ignored) and do not "
+        "change the exit code.",
+        "Exit codes: 0 every image was used; 3 some images were skipped (1 with --strict); 2 a "
         "usage error (unknown class folders, missing data, ...).",
     ]
 )
@@ -41,14 +47,14 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print all numbers as JSON."),
         out: Path | None = typer.Option(
-            None, "--out", "-o", help="Folder for confusion.png and evaluation.json."
+            None, "--out", "-o", help="Folder for the confusion matrix PNG and evaluation JSON."
         ),
         batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
         labels: Path | None = typer.Option(
             None, "--labels", help="Class names, one per line (or labels.json) for a bare model."
         ),
         overwrite: bool = typer.Option(
-            False, "--overwrite", help="Replace confusion.png/evaluation.json in --out."
+            False, "--overwrite", help="Replace this model's evaluation files in --out."
         ),
         strict: bool = typer.Option(
             False, "--strict", help="Exit 1 instead of 3 when any file was skipped."
@@ -58,6 +64,9 @@ def register(app: typer.Typer) -> None:
         ),
         trust_model: bool = typer.Option(
             False, "--trust-model", help="Allow models that run code when loaded (unsafe)."
+        ),
+        final: bool = typer.Option(
+            False, "--final", help="With a run directory: model.keras (last epoch), not best."
         ),
     ) -> int:
         return run_evaluate(
@@ -71,7 +80,18 @@ def register(app: typer.Typer) -> None:
             strict=strict,
             workers=workers,
             trust_model=trust_model,
+            final=final,
         )
+
+
+def output_names(model_file: str) -> tuple[str, str]:
+    """``(confusion PNG, evaluation JSON)`` for a model file: ``best.keras.evaluation.json``.
+
+    Named after the file evaluated, so evaluating one of a run's models never replaces the
+    report of the other (as ``model.tflite.json`` names the export it describes).
+    """
+    png, summary = (model_file + suffix for suffix in OUTPUT_SUFFIXES)
+    return png, summary
 
 
 def run_evaluate(
@@ -86,26 +106,30 @@ def run_evaluate(
     strict: bool = False,
     workers: int | None = None,
     trust_model: bool = False,
+    final: bool = False,
 ) -> int:
     from dlcli.atomic import check_writable
     from dlcli.errors import UsageError
+    from dlcli.modeling.loading import chosen_model_path
 
     if out is not None:
         if out.exists() and not out.is_dir():
             raise UsageError("--out must be a folder", file=out, field="--out")
-        for name in OUTPUT_FILES:
+        for name in output_names(chosen_model_path(model, final=final).name):
             check_writable(out / name, overwrite=overwrite)
 
     from dlcli import atomic
     from dlcli.console import make_console
+    from dlcli.data.decode import has_failures
     from dlcli.evaluation import evaluate_model
-    from dlcli.modeling.loading import resolve_model
+    from dlcli.modeling.loading import describe_choice, resolve_model
     from dlcli.render.evaluate_output import render_evaluation
-    from dlcli.render.predict_output import ProgressReporter
+    from dlcli.render.predict_output import ProgressReporter, render_model_notes
 
     console = make_console()
     err_console = make_console(stderr=True)
-    loaded = resolve_model(model, trust=trust_model, labels=labels)
+    loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
+    render_model_notes(err_console, describe_choice(loaded.source, loaded.run_dir), loaded.warnings)
     # The total is known only once the data is listed: start the bar at the first batch.
     with contextlib.ExitStack() as stack:
         reporter: ProgressReporter | None = None
@@ -131,11 +155,15 @@ def run_evaluate(
         from dlcli.viz.plots import plot_confusion
 
         target = Path(target)
-        png = target / "confusion.png"
-        title = f"confusion matrix: {result.data} (accuracy {result.accuracy:.3f})"
+        png_name, summary_name = output_names(Path(loaded.source).name)
+        png = target / png_name
+        title = (
+            f"confusion matrix of {Path(loaded.source).name}: {result.data} "
+            f"(accuracy {result.accuracy:.3f})"
+        )
         plot_confusion(result.confusion_matrix, result.class_names, png, title=title)
         payload["confusion_png"] = str(png)
-        summary = target / "evaluation.json"
+        summary = target / summary_name
         atomic.write_text(summary, json.dumps(payload, indent=2) + "\n")
         written = [str(png), str(summary)]
 
@@ -147,8 +175,9 @@ def run_evaluate(
         render_evaluation(console, result, written=written)
         if target is None:
             err_console.print(
-                "note: pass --out DIR to save confusion.png and evaluation.json", highlight=False
+                "note: pass --out DIR to save the confusion matrix PNG and evaluation JSON",
+                highlight=False,
             )
-    if result.skipped:
+    if has_failures(result.skipped):
         return EXIT_STRICT if strict else EXIT_SKIPPED
     return 0

@@ -10,17 +10,19 @@ import typer
 HELP = """Export a trained model as a TensorFlow SavedModel, a TFLite file or an
 ONNX file, with its metadata, after checking it computes what Keras computes.
 
-MODEL is a run directory (its model.keras, else best.keras, with labels.json)
-or a .keras file. Default output: RUN/export/saved_model/, model.tflite or
-model.onnx for a run; NAME_saved_model/, NAME.tflite or NAME.onnx beside a
-bare .keras file.
+MODEL is a run directory (its best.keras, the best epoch, else model.keras;
+--final picks model.keras, the last epoch; with labels.json) or a .keras file.
+The metadata's source_model names the file exported. Default output:
+RUN/export/saved_model/, model.tflite or model.onnx for a run;
+NAME_saved_model/, NAME.tflite or NAME.onnx beside a bare .keras file.
 
-Metadata JSON goes beside the export (model.tflite.json, model.onnx.json, also
-inside the ONNX file's metadata_props as "dlcli"; saved_model/assets/
-labels.json): class names, image size, colour mode, channels, interpolation,
-the scaling the model does itself, input shape and layout, output activation
-and the parity result. Exports take raw pixels (float32 0..255, NHWC) like the
-Keras model, so they can be served without dlcli.
+Metadata JSON goes beside the export (model.tflite.json, model.onnx.json; also
+inside the file: the ONNX metadata_props entry "dlcli", the TFLite
+flatbuffer's metadata entry "dlcli"; saved_model/assets/labels.json): class
+names, image size, colour mode, channels, interpolation, the scaling the model
+does itself, input shape and layout, output activation and the parity result.
+Exports take raw pixels (float32 0..255, NHWC) like the Keras model, so they
+can be served without dlcli.
 
 Parity check: the export and the Keras model run on the same real images (the
 run's validation data from recipe.yaml, else its training data, or --sample)
@@ -72,6 +74,9 @@ def register(app: typer.Typer) -> None:
         trust_model: bool = typer.Option(
             False, "--trust-model", help="Allow models that run code when loaded (unsafe)."
         ),
+        final: bool = typer.Option(
+            False, "--final", help="With a run directory: model.keras (last epoch), not best."
+        ),
     ) -> int:
         return run_export(
             model=model,
@@ -84,6 +89,7 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite,
             as_json=as_json,
             trust_model=trust_model,
+            final=final,
         )
 
 
@@ -137,6 +143,7 @@ def run_export(
     overwrite: bool = False,
     as_json: bool = False,
     trust_model: bool = False,
+    final: bool = False,
 ) -> int:
     fmt = _check_options(fmt, quantize, tolerance)
 
@@ -157,6 +164,7 @@ def run_export(
         labels=labels,
         overwrite=overwrite,
         trust=trust_model,
+        final=final,
     )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))

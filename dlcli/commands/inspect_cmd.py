@@ -11,8 +11,9 @@ HELP = """Show a model's layers: output shape, parameters and FLOPs per sample, 
 (parameters, trainable, non-trainable, FLOPs, weight memory).
 
 RECIPE_OR_MODEL is a recipe (.yaml: the model is built, untrained; --set key=value
-overrides apply), a .keras file, or a run directory. Model files load with Keras'
-safe mode; --trust-model lifts it (only for files you trust).
+overrides apply), a .keras file, or a run directory (its best.keras, the best epoch,
+else model.keras; --final picks model.keras, the last epoch). Model files load with
+Keras' safe mode; --trust-model lifts it (only for files you trust).
 
 Pictures instead of the table: --activations IMAGE (each layer's output for one image,
 trained models only; --layer NAME to pick layers), --filters LAYER (a convolution's
@@ -48,6 +49,9 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path | None = typer.Option(None, "--out", help="Folder for the pictures."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing pictures."),
+        final: bool = typer.Option(
+            False, "--final", help="With a run directory: model.keras (last epoch), not best."
+        ),
     ) -> int:
         return run_inspect(
             source,
@@ -60,6 +64,7 @@ def register(app: typer.Typer) -> None:
             graph=graph,
             out=out,
             overwrite=overwrite,
+            final=final,
         )
 
 
@@ -75,6 +80,7 @@ def run_inspect(
     graph: Path | None = None,
     out: Path | None = None,
     overwrite: bool = False,
+    final: bool = False,
 ) -> int:
     from dlcli.console import make_console
     from dlcli.errors import UsageError
@@ -103,18 +109,21 @@ def run_inspect(
             trust_model=trust_model,
             overwrite=overwrite,
             console=console,
+            final=final,
         )
     if out is not None:
         raise UsageError("--out is for pictures", field="--out", hint="add --graph/--activations")
 
     from dlcli.modeling.inspection import load_inspect_model
+    from dlcli.modeling.loading import chosen_model_path
     from dlcli.modeling.summary import summarize
     from dlcli.render.inspect_output import render_summary, summary_json
 
-    model = load_inspect_model(source, overrides=set_values, trust_model=trust_model)
+    model = load_inspect_model(source, overrides=set_values, trust_model=trust_model, final=final)
     summary = summarize(model)
+    shown = str(chosen_model_path(source, final=final))  # a run directory: which file
     if as_json:
-        typer.echo(json.dumps(summary_json(summary, str(source)), indent=2))
+        typer.echo(json.dumps(summary_json(summary, shown), indent=2))
     else:
-        render_summary(console, summary, str(source))
+        render_summary(console, summary, shown)
     return 0

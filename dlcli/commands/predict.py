@@ -16,21 +16,26 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `dlcli predict
 HELP = "\n\n".join(
     [
         "Classify image files, folders and glob patterns with a trained model.",
-        "MODEL is a run directory (its model.keras, else best.keras, with labels.json for the "
-        "class names and image preprocessing) or any .keras file, including one saved by plain "
-        "Keras (image size from its input shape; class names from --labels, else 0..N-1).",
+        "MODEL is a run directory (its best.keras, the best epoch, else model.keras; --final "
+        "picks model.keras, the last epoch; with labels.json for the class names and image "
+        "preprocessing), any .keras file, including one saved by plain Keras (image size from "
+        "its input shape; class names from --labels, else 0..N-1 with a warning), or an "
+        "exported .tflite/.onnx file or SavedModel folder.",
         "Output: --out FILE.csv or FILE.jsonl (by extension; written atomically). Without "
         "--out, CSV goes to stdout when it is piped and a table is shown in a terminal. CSV "
-        'columns: path,label,confidence,top_k with top_k as "label:prob;label:prob" (highest '
-        'first). JSONL: {"path","label","confidence","top_k":[{"label","probability"}]}.',
+        'columns: path,label,confidence,top_k,model with top_k as "label:prob;label:prob" '
+        "(highest first) and model the model file that made the row. JSONL: "
+        '{"path","label","confidence","top_k":[{"label","probability"}],"model"}.',
         "Scores: softmax outputs are used as they are; logits get a softmax; a single sigmoid "
         "unit is a binary classifier ([1-p, p]); several sigmoid units are normalised to sum "
         "to 1.",
-        "Hidden files are ignored. Files that cannot be used (not an image, corrupt, "
-        "truncated, empty, too large) are skipped, listed at the end with the reason, and "
-        "written to --errors FILE.",
-        "Exit codes: 0 every file was predicted; 3 some files were skipped (1 with --strict); "
-        "2 a usage error (bad model, existing --out without --overwrite, ...).",
+        "Hidden files are ignored. Files without an image extension (README.txt) are listed "
+        "once as not an image (ignored). Image files that cannot be used (corrupt, truncated, "
+        "empty, too large, a link that cannot be followed) are skipped, listed at the end "
+        "with the reason; both go to --errors FILE.",
+        "Exit codes: 0 every image was predicted (ignored non-image files included); 3 some "
+        "images were skipped (1 with --strict); 2 a usage error (bad model, a path that does "
+        "not exist, existing --out without --overwrite, ...).",
     ]
 )
 
@@ -76,6 +81,9 @@ def register(app: typer.Typer) -> None:
         trust_model: bool = typer.Option(
             False, "--trust-model", help="Allow models that run code when loaded (unsafe)."
         ),
+        final: bool = typer.Option(
+            False, "--final", help="With a run directory: model.keras (last epoch), not best."
+        ),
     ) -> int:
         return run_predict(
             model=model,
@@ -92,6 +100,7 @@ def register(app: typer.Typer) -> None:
             link=link,
             workers=workers,
             trust_model=trust_model,
+            final=final,
         )
 
 
@@ -123,12 +132,52 @@ def _check_options(
 
 
 def _unsearched_subfolders(sources: list[str]) -> int:
+    """Sub-folders a search without --recursive left out (links that loop are not folders)."""
     count = 0
     for src in sources:
         if os.path.isdir(src):
             with os.scandir(src) as entries:
-                count += sum(1 for e in entries if e.is_dir() and not e.name.startswith("."))
+                count += sum(1 for e in entries if not e.name.startswith(".") and _is_dir(e))
     return count
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a `self -> self` link: find_images reports it as skipped
+        return False
+
+
+def _no_images_error(sources: list[str], skipped: list, recursive: bool) -> Exception:
+    """Why nothing can be predicted: paths that do not exist first, else what was found."""
+    from dlcli.data.decode import NO_MATCH, NOT_FOUND
+    from dlcli.errors import DataError
+
+    expected = "image files (.png .jpg .jpeg .bmp .gif .webp), folders or globs"
+    missing = [s for s in skipped if s.reason in (NOT_FOUND, NO_MATCH)]
+    if missing:
+        first = missing[0]
+        message = "path does not exist" if first.reason == NOT_FOUND else NO_MATCH
+        if len(missing) > 1:
+            message += f" (nor do {len(missing) - 1} other source(s): "
+            message += ", ".join(s.path for s in missing[1:4])
+            message += ", ...)" if len(missing) > 4 else ")"
+        return DataError(message, file=first.path, expected=expected)
+    hint = None
+    if not recursive and _unsearched_subfolders(sources):
+        hint = "the folder has sub-folders; pass --recursive to search them"
+    received = ...
+    if skipped:
+        shown = "; ".join(f"{os.path.basename(s.path)}: {s.reason}" for s in skipped[:3])
+        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        received = f"{len(skipped)} other file(s) ({shown}{more})"
+    return DataError(
+        "no image files found",
+        file=", ".join(sources),
+        expected=expected,
+        received=received,
+        hint=hint,
+    )
 
 
 def run_predict(
@@ -147,36 +196,29 @@ def run_predict(
     link: bool = False,
     workers: int | None = None,
     trust_model: bool = False,
+    final: bool = False,
 ) -> int:
     fmt, errors_fmt = _check_options(out, errors, overwrite, sort_into, link)
 
     from dlcli.console import is_interactive, make_console
     from dlcli.data.decode import find_images
-    from dlcli.errors import DataError
 
     stdout_console = make_console()
     console = make_console(stderr=True)
     paths, skipped = find_images(sources, recursive=recursive)
     if not paths:
-        hint = None
-        if not recursive and _unsearched_subfolders(sources):
-            hint = "the folder has sub-folders; pass --recursive to search them"
-        raise DataError(
-            "no image files found",
-            file=", ".join(sources),
-            expected="image files (.png .jpg .jpeg .bmp .gif .webp), folders or globs",
-            received=f"{len(skipped)} other file(s)" if skipped else ...,
-            hint=hint,
-        )
+        raise _no_images_error(sources, skipped, recursive)
     if not recursive and (n_sub := _unsearched_subfolders(sources)):
         console.print(
             f"note: {n_sub} sub-folder(s) not searched (pass --recursive to include them)",
             highlight=False,
         )
 
-    from dlcli.modeling.loading import resolve_model
+    from dlcli.modeling.loading import describe_choice, resolve_model
+    from dlcli.render.predict_output import render_model_notes
 
-    loaded = resolve_model(model, trust=trust_model, labels=labels)
+    loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
+    render_model_notes(console, describe_choice(loaded.source, loaded.run_dir), loaded.warnings)
     return _stream(
         loaded,
         paths,
@@ -217,9 +259,10 @@ def _stream(
     import contextlib
 
     from dlcli import atomic
+    from dlcli.data.decode import has_failures
     from dlcli.prediction.engine import iter_predictions, output_converter
     from dlcli.prediction.sorting import ImageSorter
-    from dlcli.prediction.writers import make_writer, skipped_text
+    from dlcli.prediction.writers import ENCODING, ENCODING_ERRORS, make_writer, skipped_bytes
     from dlcli.render.predict_output import (
         PredictionTable,
         ProgressReporter,
@@ -232,12 +275,15 @@ def _stream(
     predicted = 0
     start = time.perf_counter()
     broken_pipe = False
+    model_name = str(loaded.source)
     with contextlib.ExitStack() as stack:
         writer = None
         if out is not None:
             tmp = stack.enter_context(atomic.atomic_path(out))
-            fh = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
-            writer = make_writer(fmt or "csv", fh)
+            fh = stack.enter_context(
+                open(tmp, "w", encoding=ENCODING, errors=ENCODING_ERRORS, newline="")
+            )
+            writer = make_writer(fmt or "csv", fh, model=model_name)
         # CSV on stdout starts with the first batch: a model or --labels problem found
         # when the prediction stream starts must not leave a header-only stdout behind.
         to_stdout = out is None and table is None
@@ -257,7 +303,8 @@ def _stream(
             if writer is not None or to_stdout:
                 try:
                     if writer is None:
-                        writer = make_writer("csv", sys.stdout)
+                        _names_as_bytes(sys.stdout)
+                        writer = make_writer("csv", sys.stdout, model=model_name)
                     writer.write(batch.predictions)
                 except BrokenPipeError:
                     broken_pipe = True
@@ -277,18 +324,30 @@ def _stream(
     if table is not None:
         table.render(table_console)
     if errors is not None:
-        atomic.write_text(errors, skipped_text(skipped, errors_fmt))
+        atomic.write_bytes(errors, skipped_bytes(skipped, errors_fmt))
     render_skipped(console, skipped, errors_file=str(errors) if errors else None)
+    n_ignored = sum(1 for s in skipped if s.ignored)
     render_summary(
         console,
         predicted=predicted,
-        skipped=len(skipped),
+        skipped=len(skipped) - n_ignored,
+        ignored=n_ignored,
         seconds=seconds,
         out=str(out) if out else None,
         errors_file=str(errors) if errors else None,
         output_kind=converter.describe(),
         sorted_note=sorter.describe() if sorter is not None else None,
     )
-    if skipped:
+    if has_failures(skipped):
         return EXIT_STRICT if strict else EXIT_SKIPPED
     return 0
+
+
+def _names_as_bytes(stream: object) -> None:
+    """Let a text stream write file names that are not UTF-8 as their own bytes."""
+    import contextlib
+
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="surrogateescape")

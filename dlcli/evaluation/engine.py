@@ -31,6 +31,7 @@ from dlcli.evaluation.sources import (
     image_folder_source,
     run_validation_source,
 )
+from dlcli.modeling.loading import BEST_MODEL
 from dlcli.prediction.engine import (
     class_names_for,
     image_settings,
@@ -56,7 +57,9 @@ class EvaluationResult:
     averages: dict[str, dict[str, float]]
     metrics: dict[str, float] = field(default_factory=dict)
     recorded: dict[str, float] = field(default_factory=dict)
+    recorded_when: str = ""
     skipped: list[SkippedFile] = field(default_factory=list)
+    ignored: list[SkippedFile] = field(default_factory=list)  # not images: no exit 3
     data: str = ""
     model: str = ""
     output_kind: str = ""
@@ -73,6 +76,7 @@ class EvaluationResult:
             "loss_function": "sparse_categorical_crossentropy",
             "metrics": dict(self.metrics),
             "recorded": dict(self.recorded),
+            "recorded_when": self.recorded_when,
             "class_names": list(self.class_names),
             "per_class": {
                 name: s.to_dict() for name, s in zip(self.class_names, self.per_class, strict=True)
@@ -81,6 +85,7 @@ class EvaluationResult:
             "weighted_avg": self.averages.get("weighted", {}),
             "confusion_matrix": self.confusion_matrix.tolist(),
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "ignored": [{"path": s.path, "reason": s.reason} for s in self.ignored],
             "output_kind": self.output_kind,
             "seconds": round(self.seconds, 3),
             "notes": list(self.notes),
@@ -149,17 +154,53 @@ class _CompiledMetrics:
         return {m.name: float(np.asarray(m.result())) for m in self.metrics}
 
 
-def _recorded_metrics(run_dir: Path | None) -> dict[str, float]:
+_BOOKKEEPING = frozenset({"epoch", "lr", "epoch_time_s"})
+
+
+def recorded_metrics(run_dir: Path | None, model_file: str) -> tuple[dict[str, float], str]:
+    """What training recorded for the model file evaluated, and when.
+
+    ``best.keras`` gets the history row of the best epoch (``metrics.json`` ``best.epoch``),
+    ``model.keras`` the last epoch's metrics (``final``): numbers of one model are never
+    shown beside the evaluation of the other.
+    """
     if run_dir is None:
-        return {}
+        return {}, ""
     try:
         data = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    final = data.get("final") if isinstance(data, dict) else None
+        return {}, ""
+    if not isinstance(data, dict):
+        return {}, ""
+    best = data.get("best")
+    if model_file == BEST_MODEL and isinstance(best, dict):
+        epoch, monitor = best.get("epoch"), best.get("monitor")
+        row = _history_row(Path(run_dir) / "history.csv", epoch)
+        if row is None and isinstance(best.get("value"), (int, float)):
+            row = {str(monitor): float(best["value"])}
+        return (row or {}), f"epoch {epoch}, the best by {monitor}"
+    final = data.get("final")
     if not isinstance(final, dict):
-        return {}
-    return {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+        return {}, ""
+    numbers = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    return numbers, "the end of training"
+
+
+def _history_row(path: Path, epoch: object) -> dict[str, float] | None:
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("epoch") == str(epoch):
+                    return {
+                        k: float(v)
+                        for k, v in row.items()
+                        if k not in _BOOKKEEPING and v not in (None, "")
+                    }
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def resolve_data(
@@ -251,10 +292,14 @@ def evaluate_model(
         raise DataError(
             "no usable examples to evaluate on",
             file=source.description,
-            received=f"{len(skipped)} skipped file(s)",
+            received=f"{sum(not s.ignored for s in skipped)} skipped file(s), "
+            f"{sum(s.ignored for s in skipped)} file(s) that are not images",
         )
     scores = per_class_scores(acc.matrix)
     notes = [f"{name}: {why}" for name, why in extra.failed.items()]
+    ignored = [s for s in skipped if s.ignored]
+    model_path = Path(str(getattr(loaded, "source", "")))
+    recorded, recorded_when = recorded_metrics(getattr(loaded, "run_dir", None), model_path.name)
     return EvaluationResult(
         class_names=names,
         num_samples=acc.count,
@@ -264,8 +309,10 @@ def evaluate_model(
         per_class=scores,
         averages=averages(scores),
         metrics=extra.result(),
-        recorded=_recorded_metrics(getattr(loaded, "run_dir", None)),
-        skipped=skipped,
+        recorded=recorded,
+        recorded_when=recorded_when,
+        skipped=[s for s in skipped if not s.ignored],
+        ignored=ignored,
         data=source.description,
         model=str(getattr(loaded, "source", "")),
         output_kind=converter.describe(),

@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from dlcli.errors import DlcliError, OutputExistsError, RunFailure, UsageError
-from dlcli.export.formats import FORMATS, QUANTIZE, SUFFIX, check_requirements, write_model
+from dlcli.export.formats import (
+    FORMATS,
+    QUANTIZE,
+    SUFFIX,
+    check_requirements,
+    embed_metadata,
+    write_model,
+)
 from dlcli.modeling.loading import is_saved_model_dir
 
 DEFAULT_TOLERANCE = {"none": 1e-4, "float16": 1e-2, "dynamic": 5e-2}
@@ -137,6 +144,7 @@ def export_model(
     labels: Path | None = None,
     overwrite: bool = False,
     trust: bool = False,
+    final: bool = False,
 ) -> ExportResult:
     from dlcli.export.metadata import build_metadata
     from dlcli.export.samples import parity_samples
@@ -153,7 +161,7 @@ def export_model(
         raise UsageError("--tolerance must be >= 0", field="--tolerance", received=tolerance)
     check_requirements(fmt)
     start = time.perf_counter()
-    loaded = resolve_model(model, trust=trust, labels=labels)
+    loaded = resolve_model(model, trust=trust, labels=labels, final=final)
     if loaded.model is None:
         raise UsageError(
             f"{loaded.source} is already an exported {loaded.format} model",
@@ -209,10 +217,7 @@ def export_model(
             quantize=quantize,
         )
         text = json.dumps(meta, indent=2) + "\n"
-        if fmt == "onnx":
-            from dlcli.export.formats import embed_onnx_metadata
-
-            embed_onnx_metadata(staged, json.dumps(meta))
+        embed_metadata(staged, fmt, json.dumps(meta))  # .onnx/.tflite: inside the file too
         staged_meta = _metadata_target(staged, fmt)
         staged_meta.parent.mkdir(parents=True, exist_ok=True)
         staged_meta.write_text(text, encoding="utf-8")

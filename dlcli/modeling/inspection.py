@@ -26,11 +26,21 @@ def model_from_recipe(path: Path, overrides: Sequence[str] = ()) -> Any:
 
 
 def load_inspect_model(
-    source: Path, *, overrides: Sequence[str] = (), trust_model: bool = False
+    source: Path, *, overrides: Sequence[str] = (), trust_model: bool = False, final: bool = False
 ) -> Any:
-    """The Keras model behind a recipe, a ``.keras`` file or a run directory."""
+    """The Keras model behind a recipe, a ``.keras`` file or a run directory.
+
+    A run directory gives its ``best.keras`` (``final=True``: its ``model.keras``).
+    """
     source = Path(source)
     if is_recipe(source):
+        if final:
+            raise UsageError(
+                "--final picks the last-epoch model of a run directory",
+                field="--final",
+                received=str(source),
+                hint="leave out --final for a recipe",
+            )
         return model_from_recipe(source, overrides)
     if overrides:
         raise UsageError(
@@ -41,7 +51,7 @@ def load_inspect_model(
         )
     from dlcli.modeling.loading import resolve_model
 
-    loaded = resolve_model(source, trust=trust_model)
+    loaded = resolve_model(source, trust=trust_model, final=final)
     if loaded.model is None:
         raise UsageError(
             f"cannot inspect layers of an exported {loaded.format} model",

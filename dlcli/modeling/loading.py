@@ -24,7 +24,9 @@ from typing import Any
 from dlcli.errors import ModelLoadError, UnsafeModelError
 from dlcli.modeling.safety import TRUST_HINT, check_config_safety, check_keras_archive
 
-RUN_MODEL_FILES = ("model.keras", "best.keras")
+BEST_MODEL = "best.keras"
+FINAL_MODEL = "model.keras"
+RUN_MODEL_FILES = (BEST_MODEL, FINAL_MODEL)  # the order a run directory resolves in
 EXPORTED_SUFFIXES = (".tflite", ".onnx")
 LEGACY_SUFFIXES = (".h5", ".hdf5")
 # labels.json keys that say how inputs are prepared (an export's metadata holds more).
@@ -59,16 +61,47 @@ class LoadedModel:
     format: str
     predict_batch: Callable[[Any], Any] = field(repr=False)
     output_units: int | None = None
+    warnings: list[str] = field(default_factory=list)  # for the command to show on stderr
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def model_file_in(directory: Path) -> Path | None:
-    """A run directory's model: ``model.keras``, else ``best.keras``."""
-    for name in RUN_MODEL_FILES:
+def model_file_in(directory: Path, *, final: bool = False) -> Path | None:
+    """A run directory's model: ``best.keras`` (the best epoch), else ``model.keras``.
+
+    ``final=True`` (``--final``) picks ``model.keras``, the model at the end of training,
+    and only that. None when the chosen file is missing.
+    """
+    names = (FINAL_MODEL,) if final else RUN_MODEL_FILES
+    for name in names:
         if (directory / name).is_file():
             return directory / name
+    return None
+
+
+def chosen_model_path(path: str | Path, *, final: bool = False) -> Path:
+    """The file ``path`` resolves to, without loading anything (for output names)."""
+    p = Path(path)
+    if p.is_dir():
+        found = model_file_in(p, final=final)
+        if found is not None:
+            return found
+    return p
+
+
+def describe_choice(source: Path, run_dir: Path | None) -> str | None:
+    """One line saying which of a run's model files was used and how to pick the other."""
+    if run_dir is None or source.parent != run_dir:
+        return None
+    if source.name == BEST_MODEL:
+        other = run_dir / FINAL_MODEL
+        tail = "; --final uses model.keras, the last epoch" if other.is_file() else ""
+        return f"model: {source} (the best epoch{tail})"
+    if source.name == FINAL_MODEL:
+        best = (run_dir / BEST_MODEL).is_file()
+        note = "the last epoch" + ("" if best else "; the run has no best.keras")
+        return f"model: {source} ({note})"
     return None
 
 
@@ -78,12 +111,28 @@ def is_saved_model_dir(path: Path) -> bool:
     )
 
 
-def _keras_path(path: str | Path) -> Path:
+def _keras_path(path: str | Path, *, final: bool = False) -> Path:
     p = Path(path)
+    if final and not p.is_dir():
+        raise ModelLoadError(
+            "--final picks the last-epoch model of a run directory",
+            file=p,
+            field="--final",
+            expected="a run directory (with model.keras)",
+            received=str(p),
+            hint="leave out --final when naming a model file",
+        )
     if p.is_dir():
-        found = model_file_in(p)
+        found = model_file_in(p, final=final)
         if found is not None:
             return found
+        if final and model_file_in(p) is not None:
+            raise ModelLoadError(
+                "this run has no model.keras (the last epoch) to use with --final",
+                file=p,
+                field="--final",
+                hint="leave out --final to use its best.keras",
+            )
         if is_saved_model_dir(p):
             raise ModelLoadError(
                 "this is a TensorFlow SavedModel (an export format), not a Keras model",
@@ -106,12 +155,13 @@ def _keras_path(path: str | Path) -> Path:
     return p
 
 
-def load_model_file(path: str | Path, *, trust: bool = False) -> Any:
+def load_model_file(path: str | Path, *, trust: bool = False, final: bool = False) -> Any:
     """Load a Keras model (``.keras`` or a run directory) with every safety check.
 
-    ``trust=True`` (``--trust-model``) skips the config walk and Keras' ``safe_mode``.
+    ``trust=True`` (``--trust-model``) skips the config walk and Keras' ``safe_mode``;
+    ``final`` picks a run directory's ``model.keras`` instead of its ``best.keras``.
     """
-    p = _keras_path(path)
+    p = _keras_path(path, final=final)
     suffix = p.suffix.lower()
     if p.name.endswith(".weights.h5"):
         raise ModelLoadError(
@@ -174,27 +224,28 @@ def _keras_load(path: Path, *, safe_mode: bool) -> Any:
 
 
 def resolve_model(
-    path: str | Path, *, trust: bool = False, labels: Path | None = None
+    path: str | Path, *, trust: bool = False, labels: Path | None = None, final: bool = False
 ) -> LoadedModel:
     """Find, check and load whatever ``path`` names, ready for ``predict_batch``.
 
-    ``path``: a run directory (its ``model.keras``, else ``best.keras``, with its
-    ``labels.json``), a ``.keras`` file (beside a run's ``labels.json`` it is treated as
-    part of that run), an exported ``.tflite``/``.onnx`` file or SavedModel directory (with
-    the metadata ``dlcli export`` wrote). ``labels`` (``--labels``) wins over stored class
-    names: a JSON list, a JSON object with ``class_names`` (its other keys, such as
-    ``image_size``, override the preprocessing), or a text file with one name per line.
+    ``path``: a run directory (its ``best.keras``, else ``model.keras``; ``final=True`` for
+    ``model.keras``; with its ``labels.json``), a ``.keras`` file (beside a run's
+    ``labels.json`` it is treated as part of that run), an exported ``.tflite``/``.onnx``
+    file or SavedModel directory (with the metadata ``dlcli export`` wrote, beside it or
+    inside the file). ``labels`` (``--labels``) wins over stored class names: a JSON list, a
+    JSON object with ``class_names`` (its other keys, such as ``image_size``, override the
+    preprocessing), or a text file with one name per line.
     Without any, ``class_names`` is None and callers use class indices.
     """
     from dlcli.modeling import runtimes
 
     p = Path(path)
-    if not p.exists():
-        _keras_path(p)  # raises the not-found error
+    if not p.exists() or final:
+        _keras_path(p, final=final)  # raises the not-found and --final errors
     fmt = _format_of(p)
     metadata: dict[str, Any] | None
     if fmt == "keras":
-        model_path = _keras_path(p)
+        model_path = _keras_path(p, final=final)
         run_dir = _run_dir_of(model_path)
         model = load_model_file(model_path, trust=trust)
         runner = runtimes.keras_runner(model)
@@ -202,7 +253,7 @@ def resolve_model(
     else:
         model_path, run_dir, model = p, None, None
         runner = runtimes.exported_runner(p, fmt)
-        metadata = runtimes.read_metadata(p)
+        metadata = runtimes.read_metadata(p, runner.embedded_metadata)
     preprocessing = runtimes.preprocessing_from_shape(runner.input_shape)
     class_names: list[str] | None = None
     if metadata is not None:
@@ -220,6 +271,7 @@ def resolve_model(
     _check_label_count(class_names, runner.output_units, labels or model_path)
     prep_source = labels or (run_dir / "labels.json" if run_dir and fmt == "keras" else p)
     _check_image_preprocessing(preprocessing, runner.input_shape, prep_source)
+    warnings = [] if class_names is not None else [_no_class_names_warning(model_path, fmt)]
     return LoadedModel(
         model=model,
         class_names=class_names,
@@ -229,6 +281,19 @@ def resolve_model(
         format=fmt,
         predict_batch=runner.predict,
         output_units=runner.output_units,
+        warnings=warnings,
+    )
+
+
+def _no_class_names_warning(model_path: Path, fmt: str) -> str:
+    where = (
+        "no labels.json beside it"
+        if fmt == "keras"
+        else "no class names in its metadata sidecar or inside the file"
+    )
+    return (
+        f"{model_path} has no class names ({where}): labels are the output indices "
+        "0..N-1; pass --labels FILE (one name per line, in output order) to name them"
     )
 
 
@@ -238,6 +303,7 @@ def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -
     They decide how every image is decoded; a wrong size or colour mode would otherwise
     fail deep inside the model (or TensorFlow) as a runtime error without naming the file.
     """
+    from dlcli.data.decode import INTERPOLATIONS
     from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, COLOR_MODE_BY_CHANNELS
 
     if prep.get("kind", "images") != "images":
@@ -257,6 +323,15 @@ def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -
     if mode is not None and mode not in CHANNELS_BY_COLOR_MODE:
         raise ModelLoadError(
             "bad color_mode", file=source, expected="grayscale, rgb or rgba", received=mode
+        )
+    interpolation = prep.get("interpolation")
+    if interpolation is not None and interpolation not in INTERPOLATIONS:
+        raise ModelLoadError(
+            "unknown interpolation: images would not be resized as in training",
+            file=source,
+            field="interpolation",
+            expected=" or ".join(INTERPOLATIONS),
+            received=interpolation,
         )
     shape = tuple(shape or ())
     if len(shape) != 3:

@@ -4,7 +4,9 @@ Every runner takes a float32 batch (NHWC images in 0..255, or feature rows) and 
 the first output as a NumPy array, so ``dlcli predict``/``evaluate`` and the export parity
 check treat all formats alike. Exported models carry their class names and preprocessing
 in a JSON file written by ``dlcli export`` (:func:`metadata_path`), so they can be served
-without dlcli and read back here.
+without dlcli and read back here. The same JSON is embedded in ``.onnx`` files
+(``metadata_props`` key ``dlcli``) and ``.tflite`` files (the flatbuffer's ``metadata``
+entry named ``dlcli``), so a file copied without its sidecar still knows its classes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dlcli.recipe.spec import COLOR_MODE_BY_CHANNELS
 
 SAVED_MODEL_METADATA = Path("assets") / "labels.json"
 MAX_METADATA_BYTES = 16 << 20
+EMBEDDED_METADATA_KEY = "dlcli"  # ONNX metadata_props key and TFLite metadata name
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -35,6 +38,7 @@ class Runner:
     predict: Predictor
     input_shape: tuple[int | None, ...]  # without the batch dimension
     output_units: int | None
+    embedded_metadata: str | None = None  # the JSON ``dlcli export`` put inside the file
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -48,15 +52,42 @@ def metadata_path(model_path: Path) -> Path:
     return model_path.with_name(model_path.name + ".json")
 
 
-def read_metadata(model_path: Path) -> dict[str, Any] | None:
-    """The bundled metadata of an exported model, or None when there is none."""
-    candidates = [metadata_path(model_path)]
-    if not model_path.is_dir():
-        candidates.append(model_path.parent / "labels.json")
-    for candidate in candidates:
-        if candidate.is_file():
-            return read_json_object(candidate)
+def read_metadata(model_path: Path, embedded: str | None = None) -> dict[str, Any] | None:
+    """The bundled metadata of an exported model, or None when there is none.
+
+    In order: the sidecar ``dlcli export`` wrote, the JSON embedded in the file itself
+    (``embedded``, from its runner), a ``labels.json`` in the same folder.
+    """
+    sidecar = metadata_path(model_path)
+    if sidecar.is_file():
+        return read_json_object(sidecar)
+    if embedded is not None:
+        return parse_embedded_metadata(embedded, model_path)
+    labels = model_path.parent / "labels.json"
+    if not model_path.is_dir() and labels.is_file():
+        return read_json_object(labels)
     return None
+
+
+def parse_embedded_metadata(text: str, model_path: Path) -> dict[str, Any]:
+    if len(text) > MAX_METADATA_BYTES:
+        raise ModelLoadError("embedded metadata is implausibly large", file=model_path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(
+            f"the metadata embedded in the model is not valid JSON ({exc.msg})",
+            file=model_path,
+            field=EMBEDDED_METADATA_KEY,
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(
+            "the metadata embedded in the model is not a JSON object",
+            file=model_path,
+            field=EMBEDDED_METADATA_KEY,
+            received=type(data).__name__,
+        )
+    return data
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
@@ -284,7 +315,44 @@ def tflite_runner(path: Path) -> Runner:
         return np.array(out, dtype=np.float32)
 
     out_shape = list(outputs[0].get("shape_signature", outputs[0]["shape"]))
-    return Runner(predict, _dims(signature[1:]), _units(out_shape))
+    embedded = tflite_embedded_metadata(path.read_bytes(), path)
+    return Runner(predict, _dims(signature[1:]), _units(out_shape), embedded)
+
+
+def _tflite_schema() -> Any:
+    """The generated flatbuffer classes of the TFLite schema (LiteRT's, else TensorFlow's)."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated  # TF's copy of the same file
+    return schema_py_generated
+
+
+def tflite_embedded_metadata(data: bytes, path: Path) -> str | None:
+    """The text of the ``dlcli`` entry in a TFLite flatbuffer's ``metadata``, if any.
+
+    ``metadata`` is the schema's list of named buffers (the converter stores its own
+    ``min_runtime_version`` there); ``dlcli export`` adds one holding the metadata JSON.
+    """
+    schema = _tflite_schema()
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if (entry.Name() or b"").decode("utf-8", "replace") != EMBEDDED_METADATA_KEY:
+                continue
+            buffer = model.Buffers(entry.Buffer())
+            if buffer.Offset() > 1:  # stored after the flatbuffer (large models)
+                raw = data[buffer.Offset() : buffer.Offset() + buffer.Size()]
+            else:
+                raw = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
+            return raw.decode("utf-8")
+    except (UnicodeDecodeError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(
+            f"cannot read the metadata stored in the TFLite file ({type(exc).__name__})",
+            file=path,
+        ) from exc
+    return None
 
 
 # --------------------------------------------------------------------------- ONNX
@@ -319,7 +387,8 @@ def onnx_runner(path: Path) -> Runner:
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(session.run(None, {name: _as_batch(x)})[0])
 
-    return Runner(predict, _dims(inputs[0].shape[1:]), _units(outputs[0].shape))
+    embedded = session.get_modelmeta().custom_metadata_map.get(EMBEDDED_METADATA_KEY)
+    return Runner(predict, _dims(inputs[0].shape[1:]), _units(outputs[0].shape), embedded)
 
 
 def exported_runner(path: Path, fmt: str) -> Runner:

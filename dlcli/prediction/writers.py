@@ -1,13 +1,26 @@
 """Prediction rows as CSV or JSON Lines, written row by row as batches arrive.
 
-CSV columns: ``path,label,confidence,top_k`` where ``top_k`` is one cell
+CSV columns: ``path,label,confidence,top_k,model`` where ``top_k`` is one cell
 ``label:probability;label:probability;...`` sorted by probability, highest first (split a
-pair on its *last* colon: a label may itself contain one). JSON Lines: one object per file,
-``{"path", "label", "confidence", "top_k": [{"label", "probability"}, ...]}``.
-Probabilities are written with 6 decimals.
+pair on its *last* colon: a label may itself contain one), and ``model`` names the model
+file that produced the row. JSON Lines: one object per file, ``{"path", "label",
+"confidence", "top_k": [{"label", "probability"}, ...], "model"}``. Probabilities are
+written with 6 decimals.
 
 Skipped files go to a separate ``--errors`` file (``path,reason`` CSV, or JSON Lines
 ``{"path", "reason"}`` for ``.jsonl``), never mixed into the predictions.
+
+File names are data, whatever they hold:
+
+- CSV: ``QUOTE_MINIMAL`` quotes a field holding ``,``, ``"`` or ``\\n``; the ``csv`` module
+  quotes a ``\\r`` only when the line terminator is ``\\r\\n``, so a row holding a ``\\r``
+  is written with every field quoted (rows still end in ``\\n``). Any CSV reader opened
+  with ``newline=""`` reads the exact name back.
+- Names that are not valid UTF-8 (POSIX names are bytes) arrive as ``str`` with
+  surrogate escapes (``os.fsdecode``). CSV files get the name's original bytes
+  (``surrogateescape``), as ``ls`` would show them; JSON Lines rows holding such a name
+  are written ASCII-only, with ``\\udcXX`` escapes, so the file stays valid UTF-8 JSON.
+  In Python, ``os.fsencode(path)`` gives the bytes back in both cases.
 """
 
 from __future__ import annotations
@@ -16,14 +29,18 @@ import csv
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from dlcli.data.decode import SkippedFile
 from dlcli.errors import UsageError
 from dlcli.prediction.engine import Prediction
 
-CSV_HEADER = ("path", "label", "confidence", "top_k")
+CSV_HEADER = ("path", "label", "confidence", "top_k", "model")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# How text files with file names in them are encoded: names that are not UTF-8 keep
+# their bytes instead of crashing the whole run (see the module docstring).
+ENCODING = "utf-8"
+ENCODING_ERRORS = "surrogateescape"
 
 
 def format_for(path: Path, *, option: str = "--out") -> str:
@@ -43,28 +60,53 @@ def _prob(p: float) -> str:
     return f"{p:.6f}"
 
 
+def json_line(row: dict[str, Any]) -> str:
+    """One JSON Lines row; ASCII-only (``\\udcXX`` escapes) when a name is not UTF-8."""
+    text = json.dumps(row, ensure_ascii=False)
+    try:
+        text.encode(ENCODING)
+    except UnicodeEncodeError:
+        text = json.dumps(row, ensure_ascii=True)
+    return text + "\n"
+
+
+class CsvRowWriter:
+    """``csv.writer`` rows ending in ``\\n`` whose fields may hold ``\\r`` and ``\\n``."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._minimal = csv.writer(stream, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        self._all = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
+
+    def writerow(self, row: Iterable[str]) -> None:
+        cells = list(row)
+        writer = self._all if any("\r" in c for c in cells) else self._minimal
+        writer.writerow(cells)
+
+
 class PredictionWriter(Protocol):
     def write(self, predictions: Iterable[Prediction]) -> None: ...
 
 
 class CsvPredictionWriter:
-    """``path,label,confidence,top_k``; header written at construction."""
+    """``path,label,confidence,top_k,model``; header written at construction."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], *, model: str = "") -> None:
         self._stream = stream
-        self._csv = csv.writer(stream, lineterminator="\n")
+        self._model = model
+        self._csv = CsvRowWriter(stream)
         self._csv.writerow(CSV_HEADER)
 
     def write(self, predictions: Iterable[Prediction]) -> None:
         for p in predictions:
             top = ";".join(f"{label}:{_prob(prob)}" for label, prob in p.top_k)
-            self._csv.writerow((p.path, p.label, _prob(p.confidence), top))
+            self._csv.writerow((p.path, p.label, _prob(p.confidence), top, self._model))
         self._stream.flush()
 
 
 class JsonlPredictionWriter:
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], *, model: str = "") -> None:
         self._stream = stream
+        self._model = model
 
     def write(self, predictions: Iterable[Prediction]) -> None:
         for p in predictions:
@@ -73,27 +115,32 @@ class JsonlPredictionWriter:
                 "label": p.label,
                 "confidence": round(p.confidence, 6),
                 "top_k": [{"label": lab, "probability": round(pr, 6)} for lab, pr in p.top_k],
+                "model": self._model,
             }
-            self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._stream.write(json_line(row))
         self._stream.flush()
 
 
-def make_writer(fmt: str, stream: IO[str]) -> PredictionWriter:
-    return CsvPredictionWriter(stream) if fmt == "csv" else JsonlPredictionWriter(stream)
+def make_writer(fmt: str, stream: IO[str], *, model: str = "") -> PredictionWriter:
+    if fmt == "csv":
+        return CsvPredictionWriter(stream, model=model)
+    return JsonlPredictionWriter(stream, model=model)
 
 
 def skipped_text(skipped: Iterable[SkippedFile], fmt: str) -> str:
-    """The ``--errors`` file's content."""
+    """The ``--errors`` file's content (encode it with :data:`ENCODING_ERRORS`)."""
     if fmt == "jsonl":
-        return "".join(
-            json.dumps({"path": s.path, "reason": s.reason}, ensure_ascii=False) + "\n"
-            for s in skipped
-        )
+        return "".join(json_line({"path": s.path, "reason": s.reason}) for s in skipped)
     import io
 
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvRowWriter(buf)
     writer.writerow(("path", "reason"))
     for s in skipped:
         writer.writerow((s.path, s.reason))
     return buf.getvalue()
+
+
+def skipped_bytes(skipped: Iterable[SkippedFile], fmt: str) -> bytes:
+    """The ``--errors`` file as bytes: names that are not UTF-8 keep their own bytes."""
+    return skipped_text(skipped, fmt).encode(ENCODING, ENCODING_ERRORS)

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlcli.console import is_interactive
+from dlcli.render.predict_output import shown_path
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -20,8 +21,9 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 
 def render_headline(console: Console, result) -> None:
-    console.print(f"model: {result.model}", highlight=False)
-    console.print(f"data:  {result.data} ({result.num_samples:,} examples)", highlight=False)
+    console.print(f"model: {escape(shown_path(result.model))}", highlight=False)
+    data = escape(shown_path(result.data))
+    console.print(f"data:  {data} ({result.num_samples:,} examples)", highlight=False)
     console.print(
         f"accuracy {_num(result.accuracy)}   loss {_num(result.loss)} "
         "(sparse categorical crossentropy)",
@@ -32,7 +34,8 @@ def render_headline(console: Console, result) -> None:
         console.print(f"{name} {_num(value)}", highlight=False)
     if result.recorded:
         recorded = "  ".join(f"{k} {_num(v)}" for k, v in result.recorded.items())
-        console.print(f"recorded at the end of training: {recorded}", highlight=False)
+        when = result.recorded_when or "the end of training"
+        console.print(f"recorded in training ({when}): {recorded}", highlight=False)
     for note in result.notes:
         console.print(f"note: metric {note}", highlight=False)
 
@@ -138,16 +141,29 @@ def render_skipped_files(console: Console, skipped: Sequence, limit: int = 50) -
     if not skipped:
         return
     console.print(f"skipped {len(skipped):,} file(s):", highlight=False)
-    for s in skipped[:limit]:
-        console.print(f"  {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
-    if len(skipped) > limit:
-        console.print(f"  ... and {len(skipped) - limit:,} more (all in --json)", highlight=False)
+    _list_files(console, skipped, limit)
+
+
+def render_ignored_files(console: Console, ignored: Sequence, limit: int = 50) -> None:
+    if not ignored:
+        return
+    console.print(f"ignored {len(ignored):,} file(s) that are not images:", highlight=False)
+    _list_files(console, ignored, limit)
+
+
+def _list_files(console: Console, files: Sequence, limit: int) -> None:
+    for s in files[:limit]:
+        line = f"  {escape(shown_path(s.path))}: {escape(s.reason)}"
+        console.print(line, highlight=False, soft_wrap=True)
+    if len(files) > limit:
+        console.print(f"  ... and {len(files) - limit:,} more (all in --json)", highlight=False)
 
 
 def render_evaluation(console: Console, result, *, written: Sequence[str] = ()) -> None:
     render_headline(console, result)
     render_per_class(console, result)
     render_confusion(console, result)
+    render_ignored_files(console, result.ignored)
     render_skipped_files(console, result.skipped)
     for path in written:
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {escape(shown_path(path))}", highlight=False)

@@ -19,6 +19,8 @@ def render_export(console: Console, result) -> None:
         highlight=False,
     )
     console.print(f"metadata: {escape(str(result.metadata_path))}", highlight=False)
+    if result.source is not None:  # a run directory resolves to best.keras, or model.keras
+        console.print(f"from: {escape(str(result.source))}", highlight=False)
     console.print(
         f"parity: max abs diff {result.max_abs_diff:.3g} <= tolerance {result.tolerance:g} "
         f"on {escape(result.sample_source)} {ok}",

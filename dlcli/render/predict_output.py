@@ -31,6 +31,34 @@ from dlcli.console import is_interactive
 SKIPPED_SHOWN = 50
 
 
+def shown_path(path: str) -> str:
+    """A file name safe to print: control characters and undecodable bytes made visible.
+
+    A name may hold ``\r``, ``\n``, an escape sequence or bytes that are not UTF-8; printed
+    raw they would garble the terminal (or crash a strict stream). Data files get the exact
+    name; people get ``\r``, ``\x1b``, ``\xff`` spelled out.
+    """
+    out: list[str] = []
+    for ch in path:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape for a byte that is not UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or 0xD800 <= code <= 0xDFFF:
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def render_model_notes(console: Console, choice: str | None, warnings: Sequence[str]) -> None:
+    """Which model file is used (for a run directory) and the model's warnings, on stderr."""
+    if choice:
+        console.print(escape(shown_path(choice)), highlight=False)
+    style = "yellow" if is_interactive(console) else None
+    for warning in warnings:
+        console.print(f"warning: {escape(shown_path(warning))}", highlight=False, style=style)
+
+
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -141,7 +169,7 @@ class PredictionTable:
                 base = os.path.dirname(base)
         title = f"predictions ({self.total:,} images)"
         if base:
-            title = f"predictions in {escape(base)} ({self.total:,} images)"
+            title = f"predictions in {escape(shown_path(base))} ({self.total:,} images)"
         table = Table(title=title)
         table.add_column("path", overflow="fold")
         table.add_column("label", style="bold")
@@ -149,7 +177,7 @@ class PredictionTable:
         table.add_column("next most likely", style="dim")
         for path, *rest in self.rows:
             shown = os.path.relpath(path, base) if base else path
-            table.add_row(escape(shown), *(escape(c) for c in rest))
+            table.add_row(escape(shown_path(shown)), *(escape(shown_path(c)) for c in rest))
         console.print(table)
         if self.total > len(self.rows):
             console.print(
@@ -160,15 +188,28 @@ class PredictionTable:
 
 
 def render_skipped(console: Console, skipped: Sequence, *, errors_file: str | None) -> None:
-    """List skipped files with their reasons (the first SKIPPED_SHOWN; all go to --errors)."""
-    if not skipped:
-        return
+    """List files not used, with their reasons (the first SKIPPED_SHOWN of each kind).
+
+    Files that are not images (``ignored``) come first under their own heading: they are
+    not failures. All of them go to ``--errors``.
+    """
+    ignored = [s for s in skipped if getattr(s, "ignored", False)]
+    failed = [s for s in skipped if not getattr(s, "ignored", False)]
     style = "yellow" if is_interactive(console) else None
-    console.print(f"skipped {len(skipped):,} file(s):", style=style, highlight=False)
-    for s in skipped[:SKIPPED_SHOWN]:
-        console.print(f"  {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
-    if len(skipped) > SKIPPED_SHOWN:
-        more = len(skipped) - SKIPPED_SHOWN
+    if ignored:
+        console.print(f"ignored {len(ignored):,} file(s) that are not images:", highlight=False)
+        _list_files(console, ignored, errors_file)
+    if failed:
+        console.print(f"skipped {len(failed):,} file(s):", style=style, highlight=False)
+        _list_files(console, failed, errors_file)
+
+
+def _list_files(console: Console, files: Sequence, errors_file: str | None) -> None:
+    for s in files[:SKIPPED_SHOWN]:
+        line = f"  {escape(shown_path(s.path))}: {escape(s.reason)}"
+        console.print(line, highlight=False, soft_wrap=True)
+    if len(files) > SKIPPED_SHOWN:
+        more = len(files) - SKIPPED_SHOWN
         where = f"; all are listed in {errors_file}" if errors_file else "; use --errors FILE"
         console.print(f"  ... and {more:,} more{where}", highlight=False)
 
@@ -179,6 +220,7 @@ def render_summary(
     predicted: int,
     skipped: int,
     seconds: float,
+    ignored: int = 0,
     out: str | None,
     errors_file: str | None,
     output_kind: str,
@@ -188,11 +230,14 @@ def render_summary(
     text = f"predicted {predicted:,} image(s) in {seconds:.1f}s ({rate:,.0f} img/s)"
     if skipped:
         text += f", skipped {skipped:,}"
+    if ignored:
+        text += f", ignored {ignored:,} non-image file(s)"
     console.print(text, highlight=False)
     console.print(f"model output: {output_kind}", highlight=False, style="dim")
     if out:
-        console.print(f"wrote {out}", highlight=False)
+        console.print(f"wrote {escape(shown_path(out))}", highlight=False)
     if errors_file:
-        console.print(f"wrote {errors_file} ({skipped:,} skipped file(s))", highlight=False)
+        listed = f"{skipped:,} skipped" + (f", {ignored:,} ignored" if ignored else "")
+        console.print(f"wrote {escape(shown_path(errors_file))} ({listed})", highlight=False)
     if sorted_note:
         console.print(sorted_note, highlight=False)

@@ -28,7 +28,9 @@ class Source:
     from_recipe: bool
 
 
-def load_source(source: Path, trust_model: bool, *, need_weights: bool) -> Source:
+def load_source(
+    source: Path, trust_model: bool, *, need_weights: bool, final: bool = False
+) -> Source:
     source = Path(source)
     if source.suffix.lower() in RECIPE_SUFFIXES:
         if need_weights:
@@ -54,7 +56,7 @@ def load_source(source: Path, trust_model: bool, *, need_weights: bool) -> Sourc
         return Source(model, None, prep, source.with_suffix(""), True)
     from dlcli.modeling.loading import resolve_model
 
-    loaded = resolve_model(source, trust=trust_model)
+    loaded = resolve_model(source, trust=trust_model, final=final)
     run_dir = getattr(loaded, "run_dir", None)
     # resolve(): `dlcli inspect .` inside a run must not produce "._activations".
     stem = Path(run_dir) if run_dir else (source if source.is_dir() else source.with_suffix(""))
@@ -222,6 +224,7 @@ def run_views(
     trust_model: bool,
     overwrite: bool,
     console: Any,
+    final: bool = False,
 ) -> int:
     """Draw what was asked for; return the exit code (0). User errors raise DlcliError.
 
@@ -238,7 +241,10 @@ def run_views(
     if activations is not None and not Path(activations).is_file():
         raise DataError("image not found", file=activations, field="--activations")
     src = load_source(
-        Path(source), trust_model, need_weights=activations is not None or filters is not None
+        Path(source),
+        trust_model,
+        need_weights=activations is not None or filters is not None,
+        final=final,
     )
     if graph is not None:
         graph_view(src, Path(graph), overwrite, console)
