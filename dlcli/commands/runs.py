@@ -97,6 +97,7 @@ def register(app: typer.Typer) -> None:
     def runs(
         paths: list[Path] | None = typer.Argument(
             None,
+            metavar="[DIR | RUN...]",
             help="Folder searched recursively for run directories (default: runs). With"
             " --compare: two or more run directories, or folders of runs.",
             show_default=False,

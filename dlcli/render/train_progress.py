@@ -115,10 +115,11 @@ class TrainBars:
 
     def epoch_started(self, epoch: int, steps: int) -> None:
         self._steps = steps
+        # The epoch first: a refresh in between shows the new epoch, never an old one at 0.
+        self.progress.update(self._epoch, count=self._epoch_count(epoch))
         self.progress.reset(
             self._step, total=steps, count=self._step_count(0, steps), logs="", rate=""
         )
-        self.progress.update(self._epoch, count=self._epoch_count(epoch))
 
     def note(self, text: str) -> None:
         """Say what is happening on the step row until the next steps are reported."""
