@@ -16,6 +16,7 @@ from dlcli.errors import Problem
 from dlcli.recipe.graph import parse_augment
 from dlcli.recipe.layers import did_you_mean
 from dlcli.recipe.spec import DataSpec, TrainSpec
+from dlcli.recipe.train_checks import check_train_numbers
 from dlcli.recipe.yamlread import KeyPath, Positions, make_problem
 
 TOP_KEYS = ("name", "seed", "data", "model", "train")
@@ -71,7 +72,11 @@ class SectionChecker:
 
     def name(self, raw: Any) -> str | None:
         if raw is None:
-            self.problem((), "missing required key 'name'", hint="add e.g. `name: my_model`")
+            hint = "add e.g. `name: my_model`"
+            if ("name",) in self.positions.overridden:  # `--set name=`: say so, not the file
+                self.problem(("name",), "required key 'name' cannot be null", hint=hint)
+            else:
+                self.problem((), "missing required key 'name'", hint=hint)
             return None
         if not isinstance(raw, str) or not raw.strip() or any(c in raw for c in "/\\\0"):
             self.problem(("name",), "bad name", expected="text without '/'", received=raw)
@@ -148,7 +153,10 @@ class SectionChecker:
                 }
         if isinstance(values.get("metrics"), str):
             values["metrics"] = [values["metrics"]]
-        return self._validate(TrainSpec, values, ("train",))
+        spec = self._validate(TrainSpec, values, ("train",))
+        if spec is not None:
+            check_train_numbers(spec, self.problem)
+        return spec
 
     def _validate(self, cls: type[BaseModel], values: dict[str, Any], prefix: KeyPath) -> Any:
         try:
