@@ -193,6 +193,13 @@ class LayerParser:
                 hint=f"e.g. `- {key}: {{{arg}: ...}}`",
             )
             ok = False
+        for arg in [a for a in info.required_args if a in args and args[a] is None]:
+            self.problem(
+                (*args_path, arg) if isinstance(value, dict) else args_path,
+                f"{key} argument {arg!r} is required and cannot be null",
+                hint=f"see `dlcli layers {key}`",
+            )
+            ok = False
         if not ok:
             return None
         return _Entry(key, args, name or None, inputs or None, path)
