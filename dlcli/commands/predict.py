@@ -199,6 +199,10 @@ def run_predict(
     final: bool = False,
 ) -> int:
     fmt, errors_fmt = _check_options(out, errors, overwrite, sort_into, link)
+    if final:
+        from dlcli.modeling.loading import chosen_model_path
+
+        chosen_model_path(model, final=True)  # --final errors before any file is listed
 
     from dlcli.console import is_interactive, make_console
     from dlcli.data.decode import find_images

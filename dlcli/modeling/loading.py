@@ -81,8 +81,14 @@ def model_file_in(directory: Path, *, final: bool = False) -> Path | None:
 
 
 def chosen_model_path(path: str | Path, *, final: bool = False) -> Path:
-    """The file ``path`` resolves to, without loading anything (for output names)."""
+    """The file ``path`` resolves to, without loading anything (for output names).
+
+    With ``final``, the ``--final`` errors (not a run directory, no ``model.keras``) are
+    raised here, before anything slow happens.
+    """
     p = Path(path)
+    if final:
+        return _keras_path(p, final=True)
     if p.is_dir():
         found = model_file_in(p, final=final)
         if found is not None:
