@@ -11,6 +11,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 user error, 3 some inputs skipped
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -22,7 +23,7 @@ try:  # typer >= 0.29 vendors click
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import ClickException
 
-from dlcli import __version__
+from dlcli import __version__, interrupts
 from dlcli.errors import DlcliError
 
 # Order here is the order of `dlcli --help`.
@@ -101,7 +102,9 @@ def main(argv: list[str] | None = None, *, app: typer.Typer | None = None) -> in
     """Run the CLI and return its exit code (the console script calls ``sys.exit`` on it)."""
     app = app or build_app()
     try:
-        result = app(args=argv, prog_name="dlcli", standalone_mode=False)
+        # SIGTERM behaves as Ctrl-C in every command: finally blocks run, exit 130.
+        with interrupts.stop_signals_raise():
+            result = app(args=argv, prog_name="dlcli", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -115,11 +118,16 @@ def main(argv: list[str] | None = None, *, app: typer.Typer | None = None) -> in
             raise
         _print_error(exc.format())
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if _debug():
             raise
-        _print_error("interrupted")
+        _print_error(f"interrupted ({interrupts.signal_name(exc)})")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the system said no (disk full, permissions): not a dlcli bug
+        if _debug():
+            raise
+        _print_error(_os_error_text(exc))
+        return EXIT_RUNTIME
     except Exception as exc:  # a bug or an unexpected runtime failure
         if _debug():
             raise
@@ -128,9 +136,20 @@ def main(argv: list[str] | None = None, *, app: typer.Typer | None = None) -> in
             "this is a runtime failure; run again with DLCLI_DEBUG=1 for the traceback"
         )
         return EXIT_RUNTIME
+    if result == EXIT_INTERRUPTED and interrupts.received():
+        # Typer turns a KeyboardInterrupt inside a command into a bare exit code 130.
+        _print_error(f"interrupted ({interrupts.received()})")
     if isinstance(result, int):
         return result
     return EXIT_OK
+
+
+def _os_error_text(exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    name = errno.errorcode.get(exc.errno or 0)
+    where = f": {exc.filename}" if exc.filename else ""
+    hint = " (free some space and run the command again)" if exc.errno == errno.ENOSPC else ""
+    return f"{what}{where}" + (f" [{name}]" if name else "") + hint
 
 
 if __name__ == "__main__":  # pragma: no cover

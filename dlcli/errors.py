@@ -152,3 +152,10 @@ class Interrupted(DlcliError):
     """The user interrupted (Ctrl-C/SIGTERM) after state was saved. Exit 130."""
 
     exit_code = 130
+
+
+class StorageFullError(RunFailure):
+    """No space left on the device (or the disk quota is used up) while writing a file.
+
+    Exit 1: not the user's input, and not a bug either; ``file`` names what was written.
+    """

@@ -54,3 +54,24 @@ def test_written_file_gets_umask_mode_not_private_temp_mode(
         os.umask(old)
         atomic._umask.cache_clear()
     assert target.stat().st_mode & 0o777 == mode
+
+
+def test_the_rename_is_made_durable_by_syncing_the_folder(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import stat
+
+    target = tmp_path / "metrics.json"
+    folder = os.stat(tmp_path)
+    real_fsync = os.fsync
+    synced: list[tuple[bool, str | None]] = []  # (a folder?, the target's text at that moment)
+
+    def spy(fd: int) -> None:
+        info = os.fstat(fd)
+        is_folder = stat.S_ISDIR(info.st_mode) and info.st_ino == folder.st_ino
+        synced.append((is_folder, target.read_text() if target.exists() else None))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    write_text(target, "new")
+    assert synced[0] == (False, None)  # the temporary file's data, before the rename
+    assert synced[-1] == (True, "new")  # then the folder, after the rename

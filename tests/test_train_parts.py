@@ -22,7 +22,8 @@ from dlcli.training.events import (
     TrainResult,
 )
 from dlcli.training.hooks import BestTracker, EarlyStopping, monitor_mode
-from dlcli.training.rundir import RunDirectory, prepare_run_dir
+from dlcli.training.rundir import RunDirectory
+from dlcli.training.runstart import open_run_dir
 from dlcli.training.schedules import Schedule
 
 
@@ -82,17 +83,18 @@ def test_best_and_early_stopping():
     assert again.wait == 2 and again.tracker.epoch == 2
 
 
-def test_prepare_run_dir(tmp_path: Path):
-    assert prepare_run_dir(tmp_path / "new", resume=False, overwrite=False).is_dir()
+def test_open_run_dir(tmp_path: Path):
+    with open_run_dir(tmp_path / "new", resume=False, overwrite=False).lock as lock:
+        assert lock.path.parent.is_dir()
     run = tmp_path / "old"
     (run / "checkpoints").mkdir(parents=True)
     (run / "model.keras").write_text("x")
     (run / "mine.txt").write_text("keep")
     with pytest.raises(OutputExistsError):
-        prepare_run_dir(run, resume=False, overwrite=False)
+        open_run_dir(run, resume=False, overwrite=False)
     with pytest.raises(UsageError, match="nothing to resume"):
-        prepare_run_dir(run, resume=True, overwrite=False)
-    prepare_run_dir(run, resume=False, overwrite=True)
+        open_run_dir(run, resume=True, overwrite=False)
+    open_run_dir(run, resume=False, overwrite=True).lock.release()
     assert sorted(p.name for p in run.iterdir()) == ["mine.txt"]  # only run files removed
 
 

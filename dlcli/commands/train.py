@@ -15,8 +15,10 @@ checkpoints/ (for --resume), logs/ (TensorBoard) and skipped.txt when images wer
 unreadable.
 
 Settings merge as: recipe file < --set key=value < --epochs/--batch-size/--device.
-Ctrl-C or SIGTERM saves state and exits 130; continue with --out DIR --resume (a larger
---epochs extends the run). A NaN loss stops with exit 1 and keeps the last checkpoint.
+Ctrl-C or SIGTERM at any moment saves state, exits 130 and prints the command that
+continues the run (--out DIR --resume; a larger --epochs extends it). A run folder is
+locked while a run uses it: a second dlcli train into it exits 2 naming the first's PID.
+A NaN loss stops with exit 1 and keeps the last checkpoint.
 
 Several machines: run the same command on each with --workers host:port,... and
 --worker-index 0..N-1 (worker 0 writes the run folder; see docs/scaling.md).
@@ -113,12 +115,25 @@ def run_train(
     from dlcli.training import TrainOptions, train
 
     renderer = TrainRenderer(make_console(), quiet=quiet)
+    command = resume_command(
+        recipe=recipe,
+        out=out,
+        overrides=overrides or [],
+        epochs=epochs,
+        batch_size=batch_size,
+        device=device,
+        workers=workers,
+        worker_index=worker_index,
+        strict=strict,
+        quiet=quiet,
+    )
     options = TrainOptions(
         out=out,
         resume=resume,
         overwrite=overwrite,
         strict=strict,
         device=device,
+        resume_command=command,
         epochs_option=epochs,
     )
     try:
@@ -126,3 +141,38 @@ def run_train(
     finally:
         renderer.close()
     return 0
+
+
+def resume_command(
+    *,
+    recipe: Path,
+    out: Path,
+    overrides: list[str],
+    epochs: int | None,
+    batch_size: int | None,
+    device: str | None,
+    workers: str | None,
+    worker_index: int | None,
+    strict: bool,
+    quiet: bool,
+) -> str:
+    """The command that continues this run: the same arguments, with ``--resume``.
+
+    Shell-quoted, ready to paste; ``--overwrite`` is left out (it would start again).
+    """
+    import shlex
+
+    args = ["dlcli", "train", str(recipe), "--out", str(out), "--resume"]
+    for override in overrides:
+        args += ["--set", override]
+    for flag, value in (
+        ("--epochs", epochs),
+        ("--batch-size", batch_size),
+        ("--device", device),
+        ("--workers", workers),
+        ("--worker-index", worker_index),
+    ):
+        if value is not None:
+            args += [flag, str(value)]
+    args += ["--strict"] * strict + ["--quiet"] * quiet
+    return shlex.join(args)

@@ -11,11 +11,12 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dlcli.errors import Interrupted, RecipeError, RunFailure, UsageError
+from dlcli import interrupts
+from dlcli.errors import RecipeError, RunFailure, StorageFullError, UsageError
 from dlcli.training.checks import check_class_count, check_loss, check_output_units
 from dlcli.training.events import (
     EpochEnded,
@@ -30,14 +31,11 @@ from dlcli.training.events import (
     ignore_events,
 )
 from dlcli.training.hooks import BestTracker, EarlyStopping
-from dlcli.training.rundir import (
-    RunDirectory,
-    missing_dirs,
-    prepare_run_dir,
-    recipe_changes,
-)
+from dlcli.training.rundir import RunDirectory, recipe_changes
+from dlcli.training.runstart import RunStart, open_run_dir
 from dlcli.training.signals import StopRequest
 from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint, write_best
+from dlcli.training.stopped import disk_full, stopped_by_signal
 
 TEST_WORKER_WEIGHTS_ENV = "DLCLI_TEST_WORKER_WEIGHTS"
 PROGRESS_INTERVAL_S = 0.1  # StepsDone events at most this often
@@ -52,13 +50,19 @@ class TrainOptions:
     device: str | None = None
     steps_per_call: int | None = None  # steps per tf.function call; default ~8 calls/epoch
     recipe_yaml: str | None = None  # the resolved recipe text to save (default: to_yaml())
+    resume_command: str | None = None  # how to continue, as typed (default: from the recipe)
     epochs_option: int | None = None  # --epochs as given (to say where train.epochs came from)
 
 
 def train(
     recipe: Any, options: TrainOptions, on_event: EventCallback = ignore_events
 ) -> TrainResult:
-    """Train ``recipe`` into ``options.out``; see docs/training.md."""
+    """Train ``recipe`` into ``options.out``; see docs/training.md.
+
+    The run folder is locked for the whole run. SIGINT/SIGTERM anywhere (start-up, the
+    epoch loop, the final save) end it with ``Interrupted`` (exit 130) and a full disk with
+    ``StorageFullError`` (exit 1), both saying what is saved and the ``--resume`` command.
+    """
     t_start = time.perf_counter()
     from dlcli.training.reporting import now_iso
 
@@ -69,25 +73,59 @@ def train(
             field="data",
             expected="data: {kind: images, train: path/to/folder, ...}",
         )
-    out = Path(options.out)
-    new_dirs = missing_dirs(out.absolute())  # what prepare_run_dir will create
-    if _expect_chief(recipe.train):
-        out = prepare_run_dir(out, resume=options.resume, overwrite=options.overwrite)
-    try:
-        from dlcli.training import setup
-
-        dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
-        plan, strategy = dist.plan, dist.strategy
-        run = RunDirectory(out) if plan.is_chief else RunDirectory.scratch_for(out.absolute())
+    out = Path(options.out).expanduser().absolute()
+    command = options.resume_command or _resume_command(recipe, out)
+    start: RunStart | None = None
+    resumable = False  # stopped in a way the message says --resume continues: keep the folder
+    with interrupts.stop_signals_raise():
         try:
-            return _run(recipe, options, on_event, plan, strategy, run, t_start, started)
+            if _expect_chief(recipe.train):
+                with interrupts.held():  # once locked, ``start`` must be set to release it
+                    start = open_run_dir(out, resume=options.resume, overwrite=options.overwrite)
+                options = replace(options, out=start.path, resume=start.resume)
+            return _start(recipe, options, on_event, start, t_start, started)
+        except KeyboardInterrupt as exc:
+            resumable = True
+            raise stopped_by_signal(exc, out, recipe.train.epochs, command) from None
+        except (StorageFullError, OSError) as exc:
+            full = disk_full(exc, out, recipe.train.epochs, command)
+            if full is None:
+                raise
+            resumable = True
+            raise full from exc
         finally:
-            run.cleanup()
-    except BaseException:
-        for folder in new_dirs:  # failed before writing anything: leave no empty folders
+            if start is not None:
+                _release(start, remove_empty=not resumable)
+
+
+def _start(recipe, options, on_event, start: RunStart | None, t_start: float, started: str):
+    from dlcli.training import setup
+
+    dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
+    plan, strategy = dist.plan, dist.strategy
+    out = Path(options.out)
+    run = RunDirectory(out) if plan.is_chief else RunDirectory.scratch_for(out)
+    notes = start.notes if start is not None else []
+    try:
+        return _run(recipe, options, on_event, plan, strategy, run, t_start, started, notes)
+    finally:
+        run.cleanup()
+
+
+def _release(start: RunStart, *, remove_empty: bool) -> None:
+    """Give up the lock; a run that failed before writing anything leaves no empty folders."""
+    with interrupts.held():
+        start.lock.release()
+        for folder in start.created if remove_empty else ():
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-        raise
+
+
+def _resume_command(recipe: Any, out: Path) -> str:
+    import shlex
+
+    source = getattr(recipe, "source", None)
+    return shlex.join(["dlcli", "train", str(source or "RECIPE"), "--out", str(out), "--resume"])
 
 
 def _expect_chief(train_spec: Any) -> bool:
@@ -99,7 +137,17 @@ def _expect_chief(train_spec: Any) -> bool:
     return cluster is None or cluster.is_chief
 
 
-def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: float, started):
+def _run(
+    recipe,
+    options,
+    on_event,
+    plan,
+    strategy,
+    run: RunDirectory,
+    t_start: float,
+    started,
+    start_notes: list[str],
+):
     from dlcli.backend import keras
     from dlcli.data import load_datasets
     from dlcli.training import diagnostics as diag
@@ -126,7 +174,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
     val = bundle.make_validation(global_bs)
     val_ds = setup.distribute(strategy, val) if val is not None else None
 
-    notes = list(plan.warnings)
+    notes = [*plan.warnings, *start_notes]
     known = _log_keys(spec.metrics, validation=val_ds is not None)
     ckpt_monitor = _usable_monitor(spec.checkpoint.monitor, known, notes, "checkpoint")
 
@@ -258,7 +306,7 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
                     raise _nan_failure(epoch, done - n + bad, steps, base_lr, run, state)
                 if stop.requested:
                     write_best(run, model, variables["model"], state)
-                    raise _interrupted(stop.signal_name, epoch, run, state)
+                    raise interrupts.StopSignal(stop.signal_name or "SIGINT")
                 now = time.perf_counter()
                 if done < steps and now - last_report >= PROGRESS_INTERVAL_S:
                     # Reading metrics syncs with the device: at most ~10 times a second.
@@ -315,7 +363,9 @@ def _run(recipe, options, on_event, plan, strategy, run: RunDirectory, t_start: 
                 on_event(stuck)
             if stop.requested and epoch < spec.epochs and not stop_now:
                 write_best(run, model, variables["model"], state)
-                raise _interrupted(stop.signal_name, epoch + 1, run, state)
+                raise interrupts.StopSignal(stop.signal_name or "SIGINT")
+        if stop.requested:  # during the last epoch's saving: the final files are not written
+            raise interrupts.StopSignal(stop.signal_name or "SIGINT")
 
     board.close()
     early = state.early
@@ -415,14 +465,6 @@ def _nan_failure(
         f"{run.read_path / 'checkpoints'}",
         hint=f"lower the learning rate (now {lr:g}, train.optimizer learning_rate), check the "
         "data for NaN/huge values, or scale inputs (e.g. a Rescaling layer)",
-    )
-
-
-def _interrupted(signal_name: str | None, epoch: int, run: RunDirectory, state: RunState):
-    return Interrupted(
-        f"training interrupted ({signal_name or 'signal'}) during epoch {epoch}; the "
-        f"checkpoint of epoch {state.epoch} is in {run.read_path / 'checkpoints'}",
-        hint=f"continue with: dlcli train RECIPE --out {run.read_path} --resume",
     )
 
 

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -20,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dlcli import atomic
-from dlcli.errors import DlcliError, OutputExistsError, RunFailure, UsageError
+from dlcli.errors import DlcliError, RunFailure
 
-# Files and folders a run writes; --overwrite removes exactly these, nothing else.
+# Files and folders a run writes; --overwrite removes exactly these (runstart.clear_run).
 RUN_FILES = (
     "recipe.yaml",
     "labels.json",
@@ -37,55 +36,6 @@ RUN_FOLDERS = ("checkpoints", "logs")
 STATE_FILE = "state.json"
 
 
-def prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> Path:
-    """Check (and create) ``out`` before any training work; return it absolute.
-
-    A new run needs an empty or absent folder (or ``overwrite``); ``resume`` needs a
-    checkpoint in it. The folder must be writable: a probe file is created and removed.
-    """
-    out = Path(out).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise UsageError(
-            "--out is a file, not a folder", file=out, hint="choose a folder for the run"
-        )
-    if resume:
-        if not (out / "checkpoints" / STATE_FILE).is_file():
-            raise UsageError(
-                "nothing to resume: no checkpoint in the run folder",
-                file=out,
-                expected=f"{out / 'checkpoints' / STATE_FILE} from an earlier dlcli train --out",
-                hint="start a new run without --resume",
-            )
-    elif out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise OutputExistsError(
-                "the run folder exists and is not empty",
-                file=out,
-                hint="pass --resume to continue that run, --overwrite to start it again, "
-                "or choose another --out",
-            )
-        _clear_run(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".dlcli-write-test-", dir=out)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write to the run folder ({exc.strerror or exc})",
-            file=out,
-            hint="choose a writable --out",
-        ) from None
-    return out
-
-
-def _clear_run(out: Path) -> None:
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        shutil.rmtree(out / name, ignore_errors=True)
-
-
 class RunDirectory:
     """Writes a run's files under ``path``; reads checkpoints from ``read_path``.
 
@@ -98,6 +48,7 @@ class RunDirectory:
         self.path = Path(path)
         self.read_path = Path(read_path) if read_path is not None else self.path
         self.scratch = scratch
+        self._arrays_written: set[str] = set()  # checkpoint array files this session wrote
 
     @classmethod
     def scratch_for(cls, out: Path) -> RunDirectory:
@@ -151,9 +102,10 @@ class RunDirectory:
         """Write ``arrays`` (name -> list of ndarrays) then ``state.json``, the commit point.
 
         Each array file carries the epoch in its name and is complete before
-        ``state.json`` names it; files no longer named are removed afterwards. A kill at
-        any moment leaves ``state.json`` pointing at complete files. Returns the name of
-        the file holding each key's arrays.
+        ``state.json`` names it; files no longer named are removed afterwards: only those
+        the previous ``state.json`` named or this session wrote, never anything else in
+        the folder. A kill at any moment leaves ``state.json`` pointing at complete files.
+        Returns the name of the file holding each key's arrays.
         """
         import numpy as np
 
@@ -161,17 +113,19 @@ class RunDirectory:
         folder.mkdir(parents=True, exist_ok=True)
         epoch = int(state["epoch"])
         files = dict(state.get("files", {}))
+        ours = set(files.values())
         for key, values in arrays.items():
             fname = f"epoch-{epoch:04d}-{key}.npz"
             with atomic.atomic_path(folder / fname, suffix=".npz") as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, *values)
+            self._arrays_written.add(fname)
             files[key] = fname
         state = {**state, "files": files}
         atomic.write_text(folder / STATE_FILE, json.dumps(_jsonable(state), indent=2) + "\n")
-        keep = set(files.values()) | {STATE_FILE}
-        for old in folder.iterdir():
-            if old.name not in keep and old.suffix == ".npz":
-                old.unlink(missing_ok=True)
+        keep = set(files.values())
+        for name in (ours | self._arrays_written) - keep:
+            (folder / name).unlink(missing_ok=True)
+        self._arrays_written &= keep
         return files
 
     def load_state(self) -> dict[str, Any]:
