@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import re
 import sys
 
 import typer
@@ -90,8 +91,13 @@ def _debug() -> bool:
     return os.environ.get("DLCLI_DEBUG", "") not in ("", "0", "false", "no")
 
 
+# Terminal control sequences (CSI such as Keras's bold ``ESC[1m``, and OSC): error text goes
+# to logs and pipes, where they are noise.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def _print_error(text: str) -> None:
-    lines = text.splitlines() or [""]
+    lines = _ANSI.sub("", text).splitlines() or [""]
     prefix = "error: "
     for i, line in enumerate(lines):
         sys.stderr.write((prefix if i == 0 else "  ") + line + "\n")

@@ -45,6 +45,8 @@ _SPATIAL = re.compile(
     r"AdaptiveMaxPooling)([123])D(Transpose)?$"
 )
 _KERAS_NOISE = re.compile(r"\n\s*Arguments received by .*", re.S)
+# Keras wraps a failing call as "Exception encountered when calling X.call().\n\nESC[1m...ESC[0m".
+_KERAS_WRAPPING = re.compile(r"Exception encountered when calling [\w.]+\(\)\.|\x1b\[[0-9;]*m")
 
 
 def _shape_text(shape: Sequence[int | None]) -> str:
@@ -52,7 +54,7 @@ def _shape_text(shape: Sequence[int | None]) -> str:
 
 
 def _keras_message(exc: BaseException) -> str:
-    text = _KERAS_NOISE.sub("", str(exc)).strip()
+    text = _KERAS_WRAPPING.sub("", _KERAS_NOISE.sub("", str(exc))).strip()
     text = " ".join(text.split())
     return text if len(text) <= 400 else text[:397] + "..."
 
