@@ -8,6 +8,7 @@ files that fail are listed with their reason instead of being dropped silently (
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 from dlcli.data.bundle import (
     ArraySplit,
     DataBundle,
+    DataNote,
     available_memory_bytes,
     disk_array,
     stratified_split,
@@ -34,6 +36,8 @@ from dlcli.errors import DataError, Problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MEMORY_FRACTION = 0.5  # cache: memory falls back to disk above this share of free RAM
+SIZE_SAMPLE = 2000  # image headers read to choose image_size when the recipe gives none
+VARIATION = 2.0  # warn when inferred-size training images differ more than this in H or W
 
 
 def list_class_folder(root: Path, what: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -203,8 +207,9 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
             )
 
     image_size = getattr(spec, "image_size", None)
+    notes: list[DataNote] = []
     if image_size is None:
-        image_size = _infer_size(train_root, classes, files)
+        image_size, notes = _infer_size(train_root, classes, files)
     image_size = (int(image_size[0]), int(image_size[1]))
 
     paths, labels = _flatten(classes, files)
@@ -247,18 +252,64 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
         shuffle=bool(getattr(spec, "shuffle", True)),
         augment=list(getattr(spec, "augment", None) or []),
         batch_size=batch_size,
+        notes=notes,
     )
 
 
-def _infer_size(root: Path, classes: list[str], files: dict[str, list[str]]) -> tuple[int, int]:
-    """No ``image_size`` in the recipe: use the size of the first readable image."""
-    for cls in classes:
-        for p in files[cls]:
-            size = peek_size(p)
-            if size is not None:
-                return size
-    raise DataError(
-        "no readable image to take image_size from",
-        file=root,
-        hint="set data.image_size: [H, W] in the recipe",
+def _infer_size(
+    root: Path, classes: list[str], files: dict[str, list[str]]
+) -> tuple[tuple[int, int], list[DataNote]]:
+    """No ``image_size`` in the recipe: the most common size among the training images.
+
+    Only image headers are read (Pillow opens lazily), from every image or, above
+    ``SIZE_SAMPLE`` images, from that many spread evenly over the classes. Returns the size
+    and notes saying where it came from, with a warning when sizes vary more than 2x.
+    """
+    paths = [p for cls in classes for p in files[cls]]
+    sample = _spread(paths, SIZE_SAMPLE)
+    sizes = [size for size in map(peek_size, sample) if size is not None]
+    if not sizes:
+        raise DataError(
+            "no readable image to take image_size from",
+            file=root,
+            hint="set data.image_size: [H, W] in the recipe",
+        )
+    (size, count), *_ = Counter(sizes).most_common(1)
+    scanned = (
+        f"{len(sample):,} training images sampled evenly from {len(paths):,}"
+        if len(sample) < len(paths)
+        else f"{len(paths):,} training images"
     )
+    if count < len(sizes):
+        origin = f"the most common size ({count:,} of {len(sizes):,} readable; {scanned})"
+    elif len(sizes) < len(sample):
+        origin = f"the size of every readable one ({len(sizes):,}) of the {scanned}"
+    else:
+        origin = f"the size of all {scanned}"
+    notes = [
+        DataNote(
+            f"image_size not set: using {size[0]}x{size[1]} (height x width), {origin}; "
+            "set data.image_size: [H, W] to choose"
+        )
+    ]
+    heights, widths = [h for h, _ in sizes], [w for _, w in sizes]
+    if max(heights) > VARIATION * min(heights) or max(widths) > VARIATION * min(widths):
+        notes.append(
+            DataNote(
+                f"training image sizes vary more than {VARIATION:g}x (heights "
+                f"{min(heights)}-{max(heights)} px, widths {min(widths)}-{max(widths)} px) "
+                f"and no image_size is set: every image is resized to {size[0]}x{size[1]}. "
+                "Set data.image_size: [H, W] to the size the model should see (smaller "
+                "trains faster)",
+                warning=True,
+            )
+        )
+    return size, notes
+
+
+def _spread(items: list[str], limit: int) -> list[str]:
+    """At most ``limit`` items, evenly spaced (every class is represented)."""
+    if len(items) <= limit:
+        return items
+    step = (len(items) - 1) / (limit - 1)
+    return [items[round(i * step)] for i in range(limit)]
