@@ -118,18 +118,20 @@ def run_evaluate(
         for name in output_names(chosen_model_path(model, final=final).name):
             check_writable(out / name, overwrite=overwrite)
 
+    from rich.markup import escape
+
     from dlcli import atomic
     from dlcli.console import make_console
-    from dlcli.data.decode import has_failures
+    from dlcli.data.listing import has_failures
     from dlcli.evaluation import evaluate_model
     from dlcli.modeling.loading import describe_choice, resolve_model
     from dlcli.render.evaluate_output import render_evaluation
-    from dlcli.render.predict_output import ProgressReporter, render_model_notes
+    from dlcli.render.predict_output import ProgressReporter, render_model_notes, shown_path
 
     console = make_console()
     err_console = make_console(stderr=True)
     loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
-    render_model_notes(err_console, describe_choice(loaded.source, loaded.run_dir), loaded.warnings)
+    render_model_notes(err_console, describe_choice(model, loaded.source), loaded.warnings)
     # The total is known only once the data is listed: start the bar at the first batch.
     with contextlib.ExitStack() as stack:
         reporter: ProgressReporter | None = None
@@ -170,7 +172,7 @@ def run_evaluate(
     if as_json:
         typer.echo(json.dumps(payload, indent=2))
         for path in written:
-            err_console.print(f"wrote {path}", highlight=False)
+            err_console.print(f"wrote {escape(shown_path(path))}", highlight=False)
     else:
         render_evaluation(console, result, written=written)
         if target is None:

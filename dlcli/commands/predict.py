@@ -150,7 +150,7 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 def _no_images_error(sources: list[str], skipped: list, recursive: bool) -> Exception:
     """Why nothing can be predicted: paths that do not exist first, else what was found."""
-    from dlcli.data.decode import NO_MATCH, NOT_FOUND
+    from dlcli.data.listing import NO_MATCH, NOT_FOUND
     from dlcli.errors import DataError
 
     expected = "image files (.png .jpg .jpeg .bmp .gif .webp), folders or globs"
@@ -205,7 +205,7 @@ def run_predict(
         chosen_model_path(model, final=True)  # --final errors before any file is listed
 
     from dlcli.console import is_interactive, make_console
-    from dlcli.data.decode import find_images
+    from dlcli.data.listing import find_images
 
     stdout_console = make_console()
     console = make_console(stderr=True)
@@ -222,7 +222,7 @@ def run_predict(
     from dlcli.render.predict_output import render_model_notes
 
     loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
-    render_model_notes(console, describe_choice(loaded.source, loaded.run_dir), loaded.warnings)
+    render_model_notes(console, describe_choice(model, loaded.source), loaded.warnings)
     return _stream(
         loaded,
         paths,
@@ -263,7 +263,7 @@ def _stream(
     import contextlib
 
     from dlcli import atomic
-    from dlcli.data.decode import has_failures
+    from dlcli.data.listing import has_failures
     from dlcli.prediction.engine import iter_predictions, output_converter
     from dlcli.prediction.sorting import ImageSorter
     from dlcli.prediction.writers import ENCODING, ENCODING_ERRORS, make_writer, skipped_bytes

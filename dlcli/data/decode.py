@@ -28,54 +28,33 @@ Choices, stated once:
 from __future__ import annotations
 
 import functools
-import glob
 import os
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+# Listing sources lives in dlcli.data.listing; these names stay importable from here.
+from dlcli.data.listing import IMAGE_EXTENSIONS
+from dlcli.data.listing import SkippedFile as SkippedFile
+from dlcli.data.listing import find_images as find_images
+from dlcli.data.listing import is_hidden as is_hidden
+from dlcli.data.listing import walk as _walk  # noqa: F401  (dlcli.data.images uses it)
 from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 MAX_PIXELS = 64_000_000  # 8000 x 8000; larger headers are treated as decompression bombs
 INTERPOLATION = "bilinear"
 INTERPOLATIONS = (INTERPOLATION,)  # the resize methods decode_image implements
 _DRAFT_FACTOR = 4
-_GLOB_CHARS = frozenset("*?[")
 
 # MAX_PIXELS is below Pillow's own warning threshold and enforced by decode_image, so
 # Pillow's warning would only repeat our refusal. (A filter set once here rather than
 # ``warnings.catch_warnings`` per file: that is not thread-safe and we decode on threads.)
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
-NOT_AN_IMAGE = "not an image (ignored)"
-NOT_FOUND = "no such file or directory"
-NO_MATCH = "pattern matched no files"
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file that was not used, and why (shown to the user and written to skipped.txt).
-
-    ``ignored`` marks files that were never meant to be images (their extension is not an
-    image's, e.g. ``README.txt``): they are listed once but are not a failure (no exit 3).
-    """
-
-    path: str
-    reason: str
-    ignored: bool = False
-
-
-def has_failures(skipped: Iterable[SkippedFile]) -> bool:
-    """Whether any file that should have been usable was not (exit code 3 territory)."""
-    return any(not s.ignored for s in skipped)
 
 
 @dataclass
@@ -278,84 +257,6 @@ def _decode_opened(img: Image.Image, image_size: tuple[int, int], color_mode: st
     if arr.shape[:2] == (target_h, target_w):
         return arr  # uint8 (float32 for 16-bit); the caller casts
     return resize_bilinear(arr, (target_h, target_w))
-
-
-def is_hidden(name: str) -> bool:
-    return name.startswith(".") or name.startswith("._")
-
-
-def find_images(
-    sources: Iterable[str | os.PathLike[str]], recursive: bool = True
-) -> tuple[list[str], list[SkippedFile]]:
-    """Expand files, folders and glob patterns into image paths.
-
-    Hidden files and folders (``.DS_Store``, ``._*``, ``.git/``) are ignored silently;
-    other files whose extension is not an image are returned as ``ignored`` skipped files
-    (:data:`NOT_AN_IMAGE`). Sources that do not exist and links that cannot be followed
-    (a loop such as ``self -> self``, a broken link) are returned as skipped. Order: sources
-    in the order given, each folder sorted; no duplicates.
-    """
-    images: list[str] = []
-    skipped: list[SkippedFile] = []
-    seen: set[str] = set()
-
-    def consider(p: str) -> None:
-        if p in seen:
-            return
-        seen.add(p)
-        if is_hidden(os.path.basename(p)):
-            return
-        if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS:
-            images.append(p)  # decoding says why when it cannot be read
-        elif (problem := _link_problem(p)) is not None:
-            skipped.append(SkippedFile(p, problem))
-        else:
-            skipped.append(SkippedFile(p, NOT_AN_IMAGE, ignored=True))
-
-    for source in sources:
-        src = os.fspath(source)
-        if os.path.isdir(src):
-            for p in _walk(src, recursive):
-                consider(p)
-        elif os.path.isfile(src):
-            consider(src)
-        elif any(c in src for c in _GLOB_CHARS):
-            matches = sorted(glob.glob(src, recursive=recursive))
-            if not matches:
-                skipped.append(SkippedFile(src, NO_MATCH))
-            for m in matches:
-                if os.path.isdir(m):
-                    for p in _walk(m, recursive):
-                        consider(p)
-                elif not any(is_hidden(part) for part in Path(m).parts[-2:]):
-                    consider(m)
-        elif (problem := _link_problem(src)) is not None:
-            skipped.append(SkippedFile(src, problem))
-        else:
-            skipped.append(SkippedFile(src, NOT_FOUND))
-    return images, skipped
-
-
-def _link_problem(path: str) -> str | None:
-    """Why a symbolic link cannot be followed (a loop, a missing target), else None.
-
-    A link that cannot be followed may have pointed at a folder of images, so it is a
-    skipped file, never an ignored one.
-    """
-    if not os.path.islink(path):
-        return None
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return f"symbolic link cannot be followed ({exc.strerror or exc})"
-    return None
-
-
-def _walk(root: str, recursive: bool) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not is_hidden(d)) if recursive else []
-        for name in sorted(filenames):
-            yield os.path.join(dirpath, name)
 
 
 def _decode_chunk(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data.decode import SkippedFile, find_images
+from dlcli.data.listing import SkippedFile, find_images
 from dlcli.errors import DataError, UsageError
 
 

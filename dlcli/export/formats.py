@@ -186,6 +186,8 @@ def embed_metadata(path: Path, fmt: str, text: str) -> None:
     ``.onnx`` and ``.tflite`` files carry it (a file copied without its ``.json`` sidecar
     still knows its class names); a SavedModel holds it in ``assets/`` already.
     """
+    from dlcli.modeling.tflite_metadata import embed_tflite_metadata
+
     embed = {"onnx": embed_onnx_metadata, "tflite": embed_tflite_metadata}.get(fmt)
     if embed is not None:
         embed(path, text)
@@ -207,37 +209,3 @@ def embed_onnx_metadata(path: Path, text: str) -> None:
     entry.key = "dlcli"
     entry.value = text
     onnx.save(proto, str(path))
-
-
-def embed_tflite_metadata(path: Path, text: str) -> None:
-    """Also store the metadata JSON inside the ``.tflite`` file (``metadata`` entry ``dlcli``).
-
-    The TFLite schema's ``Model.metadata`` is a list of named buffers meant for exactly
-    this (the converter keeps ``min_runtime_version`` there; interpreters ignore names
-    they do not know). The flatbuffer is unpacked with the schema's generated object API,
-    given one more buffer and entry, and packed again with the ``TFL3`` identifier, as
-    TensorFlow's own ``flatbuffer_utils`` does. Read it back with
-    :func:`dlcli.modeling.runtimes.tflite_embedded_metadata`.
-    """
-    import flatbuffers
-    import numpy as np
-
-    from dlcli.modeling.runtimes import EMBEDDED_METADATA_KEY, _tflite_schema
-
-    schema = _tflite_schema()
-    model = schema.ModelT.InitFromPackedBuf(bytearray(path.read_bytes()), 0)
-    entries = [m for m in (model.metadata or []) if _tflite_name(m.name) != EMBEDDED_METADATA_KEY]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    model.buffers = [*(model.buffers or []), buffer]
-    entry = schema.MetadataT()
-    entry.name = EMBEDDED_METADATA_KEY
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = [*entries, entry]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    path.write_bytes(bytes(builder.Output()))
-
-
-def _tflite_name(name: bytes | str | None) -> str:
-    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name or "")

@@ -22,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import ModelLoadError, UnsafeModelError
+from dlcli.modeling.model_settings import (
+    check_image_preprocessing,
+    check_label_count,
+    names_or_none,
+    no_class_names_warning,
+)
 from dlcli.modeling.safety import TRUST_HINT, check_config_safety, check_keras_archive
 
 BEST_MODEL = "best.keras"
@@ -96,9 +102,13 @@ def chosen_model_path(path: str | Path, *, final: bool = False) -> Path:
     return p
 
 
-def describe_choice(source: Path, run_dir: Path | None) -> str | None:
-    """One line saying which of a run's model files was used and how to pick the other."""
-    if run_dir is None or source.parent != run_dir:
+def describe_choice(requested: str | Path, source: Path) -> str | None:
+    """One line saying which of a run's model files a run directory resolved to.
+
+    None when ``requested`` named a file itself: there was no choice to report.
+    """
+    run_dir = Path(requested)
+    if not run_dir.is_dir() or source.parent != run_dir:
         return None
     if source.name == BEST_MODEL:
         other = run_dir / FINAL_MODEL
@@ -269,15 +279,15 @@ def resolve_model(
         if fmt != "keras":
             prep_keys = [k for k in prep_keys if k in PREPROCESSING_KEYS]
         preprocessing.update({k: metadata[k] for k in prep_keys})
-        class_names = _names_or_none(metadata.get("class_names"), model_path)
+        class_names = names_or_none(metadata.get("class_names"), model_path)
     if labels is not None:
         label_names, label_prep = runtimes.read_labels_file(Path(labels))
         class_names = label_names
         preprocessing.update(label_prep)
-    _check_label_count(class_names, runner.output_units, labels or model_path)
+    check_label_count(class_names, runner.output_units, labels or model_path)
     prep_source = labels or (run_dir / "labels.json" if run_dir and fmt == "keras" else p)
-    _check_image_preprocessing(preprocessing, runner.input_shape, prep_source)
-    warnings = [] if class_names is not None else [_no_class_names_warning(model_path, fmt)]
+    check_image_preprocessing(preprocessing, runner.input_shape, prep_source)
+    warnings = [] if class_names is not None else [no_class_names_warning(model_path, fmt)]
     return LoadedModel(
         model=model,
         class_names=class_names,
@@ -289,73 +299,6 @@ def resolve_model(
         output_units=runner.output_units,
         warnings=warnings,
     )
-
-
-def _no_class_names_warning(model_path: Path, fmt: str) -> str:
-    where = (
-        "no labels.json beside it"
-        if fmt == "keras"
-        else "no class names in its metadata sidecar or inside the file"
-    )
-    return (
-        f"{model_path} has no class names ({where}): labels are the output indices "
-        "0..N-1; pass --labels FILE (one name per line, in output order) to name them"
-    )
-
-
-def _check_image_preprocessing(prep: dict[str, Any], shape: Any, source: Path) -> None:
-    """Image settings from labels.json/--labels must be usable and fit the model's input.
-
-    They decide how every image is decoded; a wrong size or colour mode would otherwise
-    fail deep inside the model (or TensorFlow) as a runtime error without naming the file.
-    """
-    from dlcli.data.decode import INTERPOLATIONS
-    from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, COLOR_MODE_BY_CHANNELS
-
-    if prep.get("kind", "images") != "images":
-        return
-    size, mode = prep.get("image_size"), prep.get("color_mode")
-    if size is not None and not (
-        isinstance(size, (list, tuple))
-        and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-    ):
-        raise ModelLoadError(
-            "bad image_size",
-            file=source,
-            expected="[height, width], positive integers",
-            received=size,
-        )
-    if mode is not None and mode not in CHANNELS_BY_COLOR_MODE:
-        raise ModelLoadError(
-            "bad color_mode", file=source, expected="grayscale, rgb or rgba", received=mode
-        )
-    interpolation = prep.get("interpolation")
-    if interpolation is not None and interpolation not in INTERPOLATIONS:
-        raise ModelLoadError(
-            "unknown interpolation: images would not be resized as in training",
-            file=source,
-            field="interpolation",
-            expected=" or ".join(INTERPOLATIONS),
-            received=interpolation,
-        )
-    shape = tuple(shape or ())
-    if len(shape) != 3:
-        return
-    if size is not None and all(shape[:2]) and [int(v) for v in shape[:2]] != list(size):
-        raise ModelLoadError(
-            f"image_size {list(size)} does not fit the model, which takes "
-            f"{shape[0]}x{shape[1]} images",
-            file=source,
-            expected=f"image_size: [{shape[0]}, {shape[1]}]",
-        )
-    channels = CHANNELS_BY_COLOR_MODE.get(mode) if mode is not None else None
-    if channels is not None and shape[2] and channels != int(shape[2]):
-        raise ModelLoadError(
-            f"color_mode {mode!r} gives {channels} channel(s); the model takes {shape[2]}",
-            file=source,
-            expected=f"color_mode: {COLOR_MODE_BY_CHANNELS.get(int(shape[2]), '?')}",
-        )
 
 
 def _format_of(p: Path) -> str:
@@ -376,25 +319,3 @@ def _run_dir_of(model_path: Path) -> Path | None:
     if model_path.name in RUN_MODEL_FILES and (parent / "labels.json").is_file():
         return parent
     return None
-
-
-def _names_or_none(names: Any, where: Path) -> list[str] | None:
-    if names is None:
-        return None
-    if not isinstance(names, list) or not names:
-        raise ModelLoadError("class_names must be a non-empty list", file=where, received=names)
-    return [str(n) for n in names]
-
-
-def _check_label_count(names: list[str] | None, units: int | None, where: Path) -> None:
-    if names is None or units is None:
-        return
-    if len(names) == units or (units == 1 and len(names) == 2):
-        return
-    raise ModelLoadError(
-        "the number of class names does not match the model's output",
-        file=where,
-        expected=f"{units} class names (one per output unit)"
-        + (" or 2 for a one-unit binary output" if units == 1 else ""),
-        received=f"{len(names)} names: {names[:10]}",
-    )

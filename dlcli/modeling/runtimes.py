@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from dlcli.errors import ModelLoadError
+from dlcli.modeling.tflite_metadata import EMBEDDED_METADATA_KEY, read_tflite_metadata
 from dlcli.recipe.spec import COLOR_MODE_BY_CHANNELS
 
 SAVED_MODEL_METADATA = Path("assets") / "labels.json"
 MAX_METADATA_BYTES = 16 << 20
-EMBEDDED_METADATA_KEY = "dlcli"  # ONNX metadata_props key and TFLite metadata name
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -315,44 +315,8 @@ def tflite_runner(path: Path) -> Runner:
         return np.array(out, dtype=np.float32)
 
     out_shape = list(outputs[0].get("shape_signature", outputs[0]["shape"]))
-    embedded = tflite_embedded_metadata(path.read_bytes(), path)
+    embedded = read_tflite_metadata(path)
     return Runner(predict, _dims(signature[1:]), _units(out_shape), embedded)
-
-
-def _tflite_schema() -> Any:
-    """The generated flatbuffer classes of the TFLite schema (LiteRT's, else TensorFlow's)."""
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError:
-        from tensorflow.lite.python import schema_py_generated  # TF's copy of the same file
-    return schema_py_generated
-
-
-def tflite_embedded_metadata(data: bytes, path: Path) -> str | None:
-    """The text of the ``dlcli`` entry in a TFLite flatbuffer's ``metadata``, if any.
-
-    ``metadata`` is the schema's list of named buffers (the converter stores its own
-    ``min_runtime_version`` there); ``dlcli export`` adds one holding the metadata JSON.
-    """
-    schema = _tflite_schema()
-    try:
-        model = schema.Model.GetRootAs(data, 0)
-        for i in range(model.MetadataLength()):
-            entry = model.Metadata(i)
-            if (entry.Name() or b"").decode("utf-8", "replace") != EMBEDDED_METADATA_KEY:
-                continue
-            buffer = model.Buffers(entry.Buffer())
-            if buffer.Offset() > 1:  # stored after the flatbuffer (large models)
-                raw = data[buffer.Offset() : buffer.Offset() + buffer.Size()]
-            else:
-                raw = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
-            return raw.decode("utf-8")
-    except (UnicodeDecodeError, IndexError, ValueError, TypeError, AttributeError) as exc:
-        raise ModelLoadError(
-            f"cannot read the metadata stored in the TFLite file ({type(exc).__name__})",
-            file=path,
-        ) from exc
-    return None
 
 
 # --------------------------------------------------------------------------- ONNX
