@@ -122,3 +122,71 @@ def test_resume_restores_the_adapted_statistics(tmp_path: Path):
             return [float(r["val_loss"]) for r in csv.DictReader(fh)]
 
     assert val_losses("again") == pytest.approx(val_losses("straight"), rel=1e-5)
+
+
+def test_discretization_bins_restored_on_resume(tmp_path: Path):
+    x_train = _write_rows(tmp_path / "train.csv", 40, seed=1)
+    data = {"kind": "csv", "train": str(tmp_path / "train.csv"), "batch_size": 8}
+    layers = [
+        {"Discretization": {"num_bins": 4, "output_mode": "one_hot", "name": "bins"}},
+        {"Flatten": None},
+        {"Dense": {"units": 2, "activation": "softmax"}},
+    ]
+    path = write_recipe(
+        tmp_path / "r.yaml", data=data, layers=layers, epochs=2, checkpoint={"monitor": "loss"}
+    )
+    train(load_recipe(path, flags={"train.epochs": 1}), TrainOptions(out=tmp_path / "run"))
+    state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
+    [record] = state["adapted"]
+    bins = record["state"]
+    assert len(bins) == 3 and bins == sorted(bins)
+    # quartiles of all training values (Keras' approximate quantiles: close, not exact)
+    assert bins == pytest.approx(np.quantile(x_train, [0.25, 0.5, 0.75]), rel=0.1, abs=5)
+    _write_rows(tmp_path / "train.csv", 40, seed=1, shift=3.0)  # adapting again would move them
+    train(load_recipe(path), TrainOptions(out=tmp_path / "run", resume=True))
+    from dlcli.backend import keras
+
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.get_layer("bins").bin_boundaries == pytest.approx(bins)
+
+
+def test_a_registered_adapter_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The registry is the extension point: a toy adapter learns Rescaling's scale."""
+    from dlcli.backend import keras
+    from dlcli.training import adapt
+
+    monkeypatch.setattr(adapt, "_ADAPTERS", list(adapt._ADAPTERS))  # undone after the test
+
+    def learn_scale(layer, batches) -> None:
+        layer.scale = 1.0 / max(float(np.abs(np.asarray(b)).max()) for b in batches)
+
+    def set_scale(layer, state) -> None:
+        layer.scale = state
+
+    adapt.register_adapter(
+        keras.layers.Rescaling,
+        adapt.Adapter(
+            preset=lambda layer: False,
+            describe=lambda layer: f"scale {layer.scale:.6g}",
+            save=lambda layer: layer.scale,
+            load=set_scale,
+            adapt=learn_scale,
+        ),
+    )
+    x_train = _write_rows(tmp_path / "train.csv", 40, seed=1)
+    data = {"kind": "csv", "train": str(tmp_path / "train.csv"), "batch_size": 8}
+    layers = [
+        {"Rescaling": {"scale": 1.0, "name": "unit"}},
+        {"Dense": {"units": 2, "activation": "softmax"}},
+    ]
+    path = write_recipe(
+        tmp_path / "r.yaml", data=data, layers=layers, epochs=1, checkpoint={"monitor": "loss"}
+    )
+    events: list[object] = []
+    train(load_recipe(path), TrainOptions(out=tmp_path / "run"), on_event=events.append)
+    scale = keras.models.load_model(tmp_path / "run" / "model.keras").get_layer("unit").scale
+    assert scale == pytest.approx(1.0 / np.abs(x_train).max(), rel=1e-6)
+    assert any(
+        isinstance(e, Notice) and e.text.startswith("adapted Rescaling layer 'unit' on 40")
+        for e in events
+    )

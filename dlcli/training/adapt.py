@@ -36,6 +36,10 @@ def _finalize(layer: Any, state: JsonValue) -> None:
     layer.finalize_state()  # rebuild the tensors the layer computes from restored variables
 
 
+def _call_adapt(layer: Any, batches: Any) -> None:
+    layer.adapt(batches)
+
+
 @dataclass(frozen=True)
 class Adapter:
     """How dlcli adapts one kind of preprocessing layer."""
@@ -45,6 +49,7 @@ class Adapter:
     save: Callable[[Any], JsonValue] = _nothing  # state outside variables, for resume
     load: Callable[[Any, JsonValue], None] = _finalize  # put it back after a restore
     refuse: str | None = None  # set when dlcli cannot adapt this kind: what to do instead
+    adapt: Callable[[Any, Any], None] = _call_adapt  # learn from batches of the layer's input
 
 
 _ADAPTERS: list[tuple[type, Adapter]] = []
@@ -141,7 +146,7 @@ def adapt_model(model: Any, dataset: Any, num_examples: int) -> list[AdaptedLaye
                 expected=adapter.refuse,
                 received=name,
             )
-        layer.adapt(_inputs_of(model, layer, dataset))
+        adapter.adapt(layer, _inputs_of(model, layer, dataset))
         records.append(
             AdaptedLayer(
                 layer=layer.name,

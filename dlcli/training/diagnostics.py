@@ -110,8 +110,12 @@ def resume_notice(
     else:
         source = f"train.epochs {epochs} in the recipe"
     if previous_epochs is not None and previous_epochs != epochs:
-        source += f"; the run was started for {previous_epochs} epochs"
-    return Notice(f"{remaining} of {epochs} epochs remain ({source})")
+        source += f"; the run was started for {_epochs(previous_epochs)}"
+    return Notice(f"{remaining} of {_epochs(epochs)} remain ({source})")
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 def schedule_notice(
