@@ -274,3 +274,23 @@ def test_evaluate_ignores_non_image_files(bright, tmp_path: Path, capsys) -> Non
     assert result["ignored"] == [
         {"path": str(data / "dark" / "README.txt"), "reason": "not an image (ignored)"}
     ]
+
+
+def test_train_lists_non_image_files_once_and_strict_accepts_them(tmp_path: Path, capsys) -> None:
+    from conftest import make_image_folder
+    from train_helpers import image_data, write_recipe
+
+    from dlcli.cli import main
+
+    data = make_image_folder(tmp_path / "images", per_class=2)
+    (data / "circle" / "README.txt").write_text("drawn by hand\n")
+    (data / "square" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    recipe = write_recipe(tmp_path / "r.yaml", data=image_data(data), epochs=1)
+    code = main(["train", str(recipe), "--out", str(tmp_path / "run"), "--strict"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    text = captured.out + captured.err
+    assert text.count("README.txt") == 1
+    assert f"not an image (ignored): {data / 'circle' / 'README.txt'}" in text
+    assert ".DS_Store" not in text
+    assert not (tmp_path / "run" / "skipped.txt").exists()  # nothing unreadable

@@ -32,6 +32,7 @@ from dlcli.data.decode import (
     iter_decoded_batches,
     peek_size,
 )
+from dlcli.data.listing import find_images
 from dlcli.errors import DataError, Problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -211,6 +212,11 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
     if image_size is None:
         image_size, notes = _infer_size(train_root, classes, files)
     image_size = (int(image_size[0]), int(image_size[1]))
+    ignored = non_image_files(train_root, classes)
+    if val_root is not None:
+        ignored += non_image_files(val_root, val_classes)
+    if ignored:
+        notes.append(DataNote(_ignored_text(ignored)))
 
     paths, labels = _flatten(classes, files)
     train, skipped = _decode_all(paths, labels, image_size, color_mode, cache, 256)
@@ -254,6 +260,22 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
         batch_size=batch_size,
         notes=notes,
     )
+
+
+def non_image_files(root: Path, classes: list[str]) -> list[SkippedFile]:
+    """Visible files in the class folders whose extension is not an image's (``README.txt``).
+
+    They are never used, and never a failure; training names them once, as ``predict`` and
+    ``evaluate`` do (:data:`dlcli.data.listing.NOT_AN_IMAGE`).
+    """
+    _, listed = find_images([root / cls for cls in classes], recursive=True)
+    return [s for s in listed if s.ignored]
+
+
+def _ignored_text(ignored: list[SkippedFile], shown: int = 5) -> str:
+    names = ", ".join(s.path for s in ignored[:shown])
+    more = f", and {len(ignored) - shown:,} more" if len(ignored) > shown else ""
+    return f"{len(ignored):,} file(s) {ignored[0].reason}: {names}{more}"
 
 
 def _infer_size(
