@@ -1,6 +1,6 @@
 """Evaluation engine: accuracy, loss, per-class scores and a confusion matrix; prints nothing.
 
-``dlcli.commands.evaluate`` renders the result; ``confusion.png`` is drawn by
+``dlcli.commands.evaluate`` renders the result; ``MODEL_FILE.confusion.png`` is drawn by
 ``dlcli.viz.plots.plot_confusion``.
 """
 
