@@ -55,6 +55,7 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
                 os.fsync(fh.fileno())
             # mkstemp creates 0600; give the file the mode a plain open() would.
             os.chmod(tmp, 0o666 & ~_umask())
+        interrupts.check()  # stopped while writing: never commit the file
         os.replace(tmp, path)
         fsync_folder(path.parent)
     except OSError as exc:

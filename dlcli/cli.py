@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None, *, app: typer.Typer | None = None) -> in
         # SIGTERM behaves as Ctrl-C in every command: finally blocks run, exit 130.
         with interrupts.stop_signals_raise():
             result = app(args=argv, prog_name="dlcli", standalone_mode=False)
+            stopped_by = interrupts.received()
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -142,9 +143,9 @@ def main(argv: list[str] | None = None, *, app: typer.Typer | None = None) -> in
             "this is a runtime failure; run again with DLCLI_DEBUG=1 for the traceback"
         )
         return EXIT_RUNTIME
-    if result == EXIT_INTERRUPTED and interrupts.received():
+    if result == EXIT_INTERRUPTED and stopped_by:
         # Typer turns a KeyboardInterrupt inside a command into a bare exit code 130.
-        _print_error(f"interrupted ({interrupts.received()})")
+        _print_error(f"interrupted ({stopped_by})")
     if isinstance(result, int):
         return result
     return EXIT_OK

@@ -5,7 +5,8 @@ once (exit 143): no ``finally`` block runs, so temporary files stay behind. Insi
 ``stop_signals_raise()`` both signals raise :class:`StopSignal` (a ``KeyboardInterrupt``)
 in the main thread instead, so every ``finally`` runs and the CLI can say what happened.
 
-``held()`` marks a few statements that must not be split (create a temporary file and
+``check()`` raises again for a signal whose exception was lost (see there). ``held()``
+marks a few statements that must not be split (create a temporary file and
 remember its name; rename two folders): a signal arriving inside is raised when the block
 ends. It is a flag checked by the Python-level handler, not ``pthread_sigmask``: the C-level
 handler may run in any thread (TensorFlow starts many); the Python one always runs in the
@@ -65,6 +66,18 @@ def deliver(name: str) -> None:
     raise StopSignal(name)
 
 
+def check() -> None:
+    """Raise :class:`StopSignal` if a stop signal arrived while the handlers were installed.
+
+    Call it before committing work (renaming a finished file into place). The exception
+    the handler raised can be lost: a signal that lands while Python runs a finalizer
+    (``__del__``, of which TensorFlow has many) only prints "Exception ignored", and C
+    code may clear it. The signal itself is remembered, so the stop still happens here.
+    """
+    if _state.received is not None and not _state.held:
+        raise StopSignal(_state.received)
+
+
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
     deliver(signal.Signals(signum).name)
 
@@ -89,8 +102,12 @@ def stop_signals_raise() -> Iterator[None]:
     outermost = threading.current_thread() is threading.main_thread() and not _installed()
     if outermost:
         _state.received = None
-    with handlers(_raise_stop):
-        yield
+    try:
+        with handlers(_raise_stop):
+            yield
+    finally:
+        if outermost:  # a stop belongs to the command it stopped
+            _state.received = _state.pending = None
 
 
 def _installed() -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcli import interrupts
 from dlcli.errors import DlcliError, OutputExistsError, RunFailure, UsageError
 from dlcli.export.formats import (
     FORMATS,
@@ -174,10 +175,13 @@ def export_model(
     batch = parity_samples(loaded, sample)
     expected = loaded.predict_batch(batch.x)
 
-    created = _make_parents(out.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    created: list[Path] = []
+    staging: Path | None = None
     done = False
     try:
+        with interrupts.held():  # Ctrl-C/SIGTERM must not leave a folder nobody removes
+            created = _make_parents(out.parent)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         staged = staging / out.name
         write_model(loaded.model, fmt, staged, quantize=quantize)
         try:
@@ -222,12 +226,14 @@ def export_model(
         staged_meta.parent.mkdir(parents=True, exist_ok=True)
         staged_meta.write_text(text, encoding="utf-8")
         _fsync_tree(staging)
+        interrupts.check()  # a stop whose exception the converter swallowed: nothing moves
         _move_into_place(staged, staged_meta, out, fmt)
         done = True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not done:
-            for folder in created:  # deepest first; only folders this export made
+        with interrupts.held():  # a second signal must not stop the clean-up half way
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            for folder in created if not done else ():  # deepest first; only ours
                 with contextlib.suppress(OSError):
                     folder.rmdir()
     return ExportResult(
@@ -267,12 +273,13 @@ def _move_into_place(staged: Path, staged_meta: Path, out: Path, fmt: str) -> No
     """Rename the checked export onto the destination (``--overwrite`` already checked)."""
     if fmt == "saved_model":
         old = None
-        if out.exists():  # rename aside first, so a failure never leaves a mix of both
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        os.replace(staged, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        with interrupts.held():  # both renames or neither: never a hidden old folder alone
+            if out.exists():  # rename aside first, so a failure never leaves a mix of both
+                old = out.with_name(f".{out.name}.old-{os.getpid()}")
+                os.replace(out, old)
+            os.replace(staged, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
         return
     # The sidecar first: a model file never appears without its metadata.
     os.replace(staged_meta, out.with_name(out.name + ".json"))

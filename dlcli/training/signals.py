@@ -32,6 +32,7 @@ class StopRequest:
         self.signal_name = name
 
     def __enter__(self) -> StopRequest:
+        interrupts.check()  # stopped during start-up, the exception lost in a finalizer
         self._stack.enter_context(interrupts.handlers(self._handle))
         return self
 
