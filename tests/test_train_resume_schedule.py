@@ -19,7 +19,7 @@ import pytest
 from train_helpers import write_csv, write_recipe
 
 from dlcli.recipe import load_recipe
-from dlcli.training import EpochEnded, TrainOptions, train
+from dlcli.training import EpochEnded, Notice, TrainOptions, train
 
 BASE_LR, MIN_LR = 0.05, 0.001
 CSV_MODEL = [{"Dense": {"units": 2, "activation": "softmax"}}]
@@ -29,8 +29,10 @@ class _StopAfter(Exception):
     pass
 
 
-def _stop_after(epoch: int):
+def _stop_after(epoch: int, notices: list[str] | None = None):
     def on_event(event: object) -> None:
+        if isinstance(event, Notice) and notices is not None:
+            notices.append(event.text)
         if isinstance(event, EpochEnded) and event.epoch == epoch:
             raise _StopAfter  # the checkpoint of ``epoch`` is already written: a kill here
 
@@ -57,12 +59,19 @@ def test_resume_with_other_batch_size_and_more_epochs_continues_the_curve(tmp_pa
     run = tmp_path / "run"
     with pytest.raises(_StopAfter):  # 48 rows / 16 = 3 steps per epoch
         train(load_recipe(path), TrainOptions(out=run), on_event=_stop_after(2))
+    notices: list[str] = []
     with pytest.raises(_StopAfter):  # batch 8: 6 steps per epoch
         train(
             load_recipe(path, flags={"data.batch_size": 8}),
             TrainOptions(out=run, resume=True),
-            on_event=_stop_after(4),
+            on_event=_stop_after(4, notices),
         )
+    assert "4 of 6 epochs remain (train.epochs 6 in the recipe)" in notices
+    assert (
+        "learning-rate schedule continues at epoch 2 of 6 with lr "
+        f"{_cosine_at_last_step(3, 1, 6):.4g}: 6 steps per epoch instead of 3 "
+        "(batch size or data changed)" in notices
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     env.pop("DLCLI_DEBUG", None)
     resume = ["--out", str(run), "--resume", "--epochs", "8", "--batch-size", "12"]  # 4 steps
