@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Iterator
 
+from dlcli.recipe.graph import MAX_LAYERS
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide C++ info/warning spam
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -52,5 +54,13 @@ with quiet_native_stderr():
     # one. It does not initialise the runtime, so logical devices and multi-worker strategies
     # can still be configured afterwards.
     tf.config.list_physical_devices("GPU")
+
+# Keras builds, saves and loads a functional model by walking its graph recursively, about
+# one Python frame per layer, so the default limit of 1,000 fails near 1,000 layers. Raise
+# it to fit the recipe cap with room, and no further: a bounded limit keeps deep C-level
+# recursion (e.g. parsing hostile JSON) well inside the thread's stack.
+RECURSION_LIMIT = 3 * MAX_LAYERS + 2_000
+if sys.getrecursionlimit() < RECURSION_LIMIT:
+    sys.setrecursionlimit(RECURSION_LIMIT)
 
 __all__ = ["keras", "quiet_native_stderr", "tf"]

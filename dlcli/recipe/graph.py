@@ -26,8 +26,11 @@ from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
 MODEL_KEYS = ("input", "blocks", "layers")
 # Blocks times `repeat` can turn a few lines into millions of layers (a recipe "billion
-# laughs"); no real network comes near this, and validation must fail fast instead.
-MAX_LAYERS = 10_000
+# laughs"); validation must fail fast instead. The largest Keras application (NASNetLarge)
+# has about 1,040 layers. The cap is what builds, saves and loads in tens of seconds on two
+# cores (tests/test_deep_models.py builds one at the cap); dlcli.backend sizes Python's
+# recursion limit from it, because Keras walks a functional graph one frame per layer.
+MAX_LAYERS = 2_000
 
 
 def _where(positions: Positions, path: KeyPath) -> SourceRef:
