@@ -190,3 +190,13 @@ def test_a_registered_adapter_runs_end_to_end(tmp_path: Path, monkeypatch: pytes
         isinstance(e, Notice) and e.text.startswith("adapted Rescaling layer 'unit' on 40")
         for e in events
     )
+
+
+def test_normalization_adapts_under_mixed_float16(tmp_path: Path):
+    """Keras's own adapt fails under mixed_float16 (float16 batches, float32 totals)."""
+    path, x_train = _recipe(tmp_path, epochs=1)
+    recipe = load_recipe(path, flags={"train.mixed_precision": "float16"})
+    result = train(recipe, TrainOptions(out=tmp_path / "run"))
+    assert result.metrics["precision_policy"] == "mixed_float16"
+    layer = _norm_layer(tmp_path / "run" / "model.keras")
+    assert np.asarray(layer.adapt_mean).ravel() == pytest.approx(x_train.mean(axis=0), rel=1e-5)

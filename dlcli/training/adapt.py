@@ -202,6 +202,44 @@ def _normalization_learned(layer: Any) -> str:
     return f"mean/variance {shown}{more}"
 
 
+def _adapt_normalization(layer: Any, batches: Any) -> None:
+    """Mean and population variance per kept axis, accumulated over batches in float64.
+
+    Keras's own ``adapt`` accumulates in the layer's compute dtype: under ``mixed_float16``
+    it fails on mixing float16 batches with float32 totals, and float16 would overflow on
+    features of a few hundred anyway.
+    """
+    import numpy as np
+
+    count, mean, m2 = 0, None, None
+    for batch in batches:
+        x = np.asarray(batch, dtype=np.float64)
+        keep = {a % x.ndim for a in layer.axis}
+        reduce = tuple(d for d in range(x.ndim) if d not in keep)
+        n = int(np.prod([x.shape[d] for d in reduce]))
+        if n == 0:
+            continue
+        b_mean, b_m2 = x.mean(axis=reduce), x.var(axis=reduce) * n
+        if mean is None:
+            count, mean, m2 = n, b_mean, b_m2
+            continue
+        total = count + n
+        delta = b_mean - mean
+        mean = mean + delta * (n / total)
+        m2 = m2 + b_m2 + delta**2 * (count * n / total)
+        count = total
+    if mean is None:
+        raise RecipeError(
+            f"layer {layer.name!r} (Normalization) has no training data to adapt to",
+            field="model.layers",
+        )
+    layer.adapt_mean.assign(np.reshape(mean, layer.adapt_mean.shape).astype("float32"))
+    layer.adapt_variance.assign(
+        np.reshape(m2 / count, layer.adapt_variance.shape).astype("float32")
+    )
+    layer.finalize_state()
+
+
 def _set_bins(layer: Any, state: JsonValue) -> None:
     if isinstance(state, list):
         layer.bin_boundaries = [float(b) for b in state]
@@ -212,6 +250,7 @@ register_adapter(
     Adapter(
         preset=lambda layer: layer.input_mean is not None,
         describe=_normalization_learned,
+        adapt=_adapt_normalization,
     ),
 )
 register_adapter(
