@@ -61,7 +61,9 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     except OSError as exc:
         if exc.errno in NO_SPACE:
             why = exc.strerror or "no space left on the device"
-            raise StorageFullError(why, file=path) from exc
+            raise StorageFullError(
+                why, file=path, hint="free some space and run the command again"
+            ) from exc
         raise
     finally:
         if tmp is not None and tmp.exists():

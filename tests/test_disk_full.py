@@ -87,3 +87,16 @@ def test_disk_full_during_training_says_how_to_resume(tmp_path: Path, small_disk
     assert again.returncode == 0, err[-3000:]
     assert f"resuming after epoch {done} of 6" in out
     assert saved_epoch(run) == 6 and (run / "model.keras").is_file()
+
+
+def test_a_command_on_a_full_disk_exits_1_naming_the_file(small_disk: Path, capsys):
+    from dlcli.cli import main
+
+    _fill(small_disk)
+    target = small_disk / "recipe.schema.json"
+    assert main(["schema", "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"error: {target}: No space left on device (free some space and run the command again)"
+    ]
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]

@@ -103,7 +103,7 @@ def _start(recipe, options, on_event, start: RunStart | None, t_start: float, st
 
     dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
     plan, strategy = dist.plan, dist.strategy
-    out = Path(options.out)
+    out = Path(options.out).absolute()
     run = RunDirectory(out) if plan.is_chief else RunDirectory.scratch_for(out)
     notes = start.notes if start is not None else []
     try:
