@@ -136,6 +136,12 @@ def excluded() -> dict[str, str]:
     return dict(_raw()["excluded"])
 
 
+def optimizer_args(name: str) -> tuple[str, ...] | None:
+    """The constructor arguments of a recipe optimizer name (``adam``), or None if unknown."""
+    entry = _raw().get("optimizers", {}).get(name)
+    return None if entry is None else tuple(entry["args"])
+
+
 def keras_version() -> str:
     return str(_raw()["keras_version"])
 

@@ -161,6 +161,26 @@ def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[s
     }
 
 
+def _optimizers(keras: Any) -> dict[str, Any]:
+    """Each recipe optimizer name -> its Keras class and the constructor arguments it takes.
+
+    ``name`` is left out: in a recipe ``train.optimizer.name`` picks the optimizer.
+    """
+    from dlcli.recipe.sections import OPTIMIZERS
+
+    result: dict[str, Any] = {}
+    for name in OPTIMIZERS:
+        cls = type(keras.optimizers.get(name))
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        args = [
+            p.name
+            for p in params
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "name"
+        ]
+        result[name] = {"class": cls.__name__, "args": args}
+    return result
+
+
 def generate() -> dict[str, Any]:
     """Introspect the installed Keras and return the catalog as a JSON-able dict."""
     import dlcli.backend  # noqa: F401  (sets KERAS_BACKEND before keras loads)
@@ -181,6 +201,7 @@ def generate() -> dict[str, Any]:
         "common_args": common,
         "excluded": dict(sorted(EXCLUDED.items())),
         "layers": layers,
+        "optimizers": _optimizers(keras),
     }
 
 
@@ -192,9 +213,9 @@ def render(catalog: dict[str, Any]) -> str:
 
     entries = []
     for key, value in catalog.items():
-        if key == "layers":
+        if key in ("layers", "optimizers"):
             items = ",\n".join(f"  {one_line(k)}: {one_line(v)}" for k, v in value.items())
-            entries.append(f' "layers": {{\n{items}\n }}')
+            entries.append(f" {one_line(key)}: {{\n{items}\n }}")
         else:
             entries.append(f" {one_line(key)}: {one_line(value)}")
     lines = ["{", ",\n".join(entries), "}"]

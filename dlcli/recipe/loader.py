@@ -14,6 +14,7 @@ from typing import Any
 
 from dlcli.errors import Problem, RecipeError
 from dlcli.recipe.graph import parse_model
+from dlcli.recipe.optimizer_args import check_optimizer_args
 from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
 from dlcli.recipe.spec import ModelSpec, Recipe
@@ -109,6 +110,8 @@ def _resolve(
     model = parse_model(tree["model"], positions, problems) if "model" in tree else None
     data = check.data(tree.get("data"))
     train = check.train(tree.get("train"))
+    if train is not None:
+        check_optimizer_args(train, positions, problems)
     if problems:
         raise RecipeError(problems=_ordered(problems))
     assert model is not None and name is not None and seed is not None and train is not None
