@@ -138,8 +138,20 @@ def test_chance_level_after_three_epochs_is_warned(tmp_path: Path):
     plain, rich = _train_and_render(recipe, tmp_path / "run")
     for text in (plain, rich):
         assert "warning: after 3 epochs the model is at chance level" in text
-        assert f"guessing gives loss {math.log(2):.4f} = ln(2)" in text
+        assert f"the class frequencies gives loss {math.log(2):.4f} = ln(2)" in text
         assert "Likely causes: a learning rate too high or too low (now 0.01)" in text
+
+    squared = write_recipe(  # one linear unit, squared error: chance is predicting 0.5
+        tmp_path / "m.yaml",
+        data=data,
+        layers=[{"Dense": {"units": 1}}],
+        loss="mean_squared_error",
+        metrics=[],
+        epochs=3,
+        checkpoint={"monitor": "loss"},
+    )
+    plain, _ = _train_and_render(squared, tmp_path / "squared")
+    assert "always answering the class frequencies gives loss 0.2500). Likely" in plain
 
     learnable = {"kind": "csv", "train": str(write_csv(tmp_path / "good.csv")), "batch_size": 8}
     recipe = write_recipe(

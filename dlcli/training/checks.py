@@ -74,3 +74,30 @@ def check_loss(loss_name: str, num_classes: int, units: int | None = None) -> No
             hint="dlcli labels are class indices 0..N-1, not one-hot vectors: use "
             "sparse_categorical_crossentropy with one softmax unit per class",
         ) from None
+
+
+def prior_loss(loss_name: str, labels: Any, num_classes: int, units: int | None) -> float | None:
+    """The loss of a model that ignores its input and always answers the training class
+    frequencies: where training sits when it learns nothing (``ln(classes)`` for
+    cross-entropy on balanced classes). None when the loss has no such value here."""
+    import numpy as np
+
+    from dlcli.backend import keras
+
+    y = np.asarray(labels, dtype=np.int64)
+    if y.size == 0:
+        return None
+    share = np.bincount(y, minlength=num_classes) / y.size
+    width = units or num_classes
+    if width == num_classes:
+        probs = np.tile(share, (y.size, 1))
+    elif width == 1 and num_classes == 2:
+        probs = np.full((y.size, 1), share[1])  # one unit: P(second class)
+    else:
+        return None
+    try:
+        per_example = keras.losses.get(loss_name)(y, probs.astype(np.float32))
+        value = float(np.mean(keras.ops.convert_to_numpy(per_example)))
+    except Exception:  # a loss that does not take class indices: no chance level to compare
+        return None
+    return value if np.isfinite(value) else None

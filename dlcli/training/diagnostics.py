@@ -149,40 +149,41 @@ def schedule_notice(
 class ChanceWatch:
     """Warns once, after epoch ``CHANCE_EPOCH``, if the model still predicts at chance.
 
-    Chance is the loss of always answering with the class frequencies (their entropy,
-    ``ln(classes)`` for balanced classes) and the accuracy of always answering with the
-    largest class. Only cross-entropy losses have that scale.
+    Chance is the loss of always answering with the training class frequencies
+    (``prior_loss``: ``ln(classes)`` for cross-entropy on balanced classes) and the accuracy
+    of always answering with the largest class. Without a prior loss (a loss that does not
+    take class indices) there is nothing to compare and no warning.
     """
 
-    entropy: float
+    prior_loss: float | None
     majority: float
     classes: int
-    active: bool
 
     @classmethod
-    def for_data(cls, labels: np.ndarray, num_classes: int, loss_name: str) -> ChanceWatch:
+    def for_data(
+        cls, labels: np.ndarray, num_classes: int, prior_loss: float | None
+    ) -> ChanceWatch:
         counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
-        share = counts / max(int(counts.sum()), 1)
-        entropy = float(-sum(p * math.log(p) for p in share if p > 0))
-        active = "crossentropy" in loss_name.lower().replace("_", "") and entropy > 0
-        return cls(entropy=entropy, majority=float(share.max()), classes=num_classes, active=active)
+        majority = float(counts.max() / max(int(counts.sum()), 1))
+        return cls(prior_loss=prior_loss, majority=majority, classes=num_classes)
 
     def check(self, epoch: int, logs: dict[str, float], lr: float) -> Notice | None:
-        if not self.active or epoch != CHANCE_EPOCH:
+        chance = self.prior_loss
+        if chance is None or chance <= 0 or epoch != CHANCE_EPOCH:
             return None
         loss = logs.get("loss")
         accuracy = logs.get("accuracy")
-        if loss is None or not math.isfinite(loss) or loss < 0.95 * self.entropy:
+        if loss is None or not math.isfinite(loss) or loss < 0.95 * chance:
             return None
         if accuracy is not None and accuracy > self.majority + 0.05:
             return None
         acc_text = f"training accuracy {accuracy:.3f}, " if accuracy is not None else ""
-        balanced = math.isclose(self.entropy, math.log(self.classes), rel_tol=1e-3)
-        guess = f"ln({self.classes})" if balanced else "the entropy of the class frequencies"
+        balanced = math.isclose(chance, math.log(self.classes), rel_tol=1e-3)
+        guess = f" = ln({self.classes})" if balanced else ""
         return Notice(
             f"after {epoch} epochs the model is at chance level ({acc_text}loss {loss:.4f}; "
-            f"guessing gives loss {self.entropy:.4f} = {guess}). Likely causes: a "
-            "learning rate too high or too low (now "
+            f"always answering the class frequencies gives loss {chance:.4f}{guess}). Likely "
+            "causes: a learning rate too high or too low (now "
             f"{lr:.3g}); inputs not scaled (Rescaling: 1/255 for images, Normalization "
             "for CSV features); labels that do not match the inputs (class folders, the "
             "label column); a last layer without softmax for "

@@ -17,7 +17,12 @@ from typing import Any
 
 from dlcli import interrupts
 from dlcli.errors import RecipeError, RunFailure, StorageFullError, UsageError
-from dlcli.training.checks import check_class_count, check_loss, check_output_units
+from dlcli.training.checks import (
+    check_class_count,
+    check_loss,
+    check_output_units,
+    prior_loss,
+)
 from dlcli.training.events import (
     EpochEnded,
     EpochStarted,
@@ -167,7 +172,6 @@ def _run(
     keras.utils.set_random_seed(seed)
     bundle = load_datasets(recipe.data, seed=seed, strict=options.strict)
     check_class_count(bundle.class_names, recipe.data)
-    chance = diag.ChanceWatch.for_data(bundle.train.y, len(bundle.class_names), spec.loss)
     global_bs = int(recipe.data.batch_size) * plan.replicas
     steps = setup.steps_for(bundle.num_train, global_bs)
     k = options.steps_per_call or _steps_per_call(steps)
@@ -182,6 +186,11 @@ def _run(
         model = setup.build_network(recipe.model, bundle.input_shape, recipe.name)
         check_output_units(model, len(bundle.class_names))
         check_loss(spec.loss, len(bundle.class_names), _output_width(model))
+        chance = diag.ChanceWatch.for_data(
+            bundle.train.y,
+            len(bundle.class_names),
+            prior_loss(spec.loss, bundle.train.y, len(bundle.class_names), _output_width(model)),
+        )
         augment = bundle.augmentation()
         optimizer, base_lr = setup.make_optimizer(spec.optimizer, plan.precision_policy)
         model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics))
