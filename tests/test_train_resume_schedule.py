@@ -84,7 +84,7 @@ def test_resume_with_other_batch_size_and_more_epochs_continues_the_curve(tmp_pa
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "4 of 8 epochs remain (--epochs 8; the run was started for 6 epochs)" in proc.stdout
+    assert "4 of 8 epochs remain (--epochs 8; the run was planned for 6 epochs)" in proc.stdout
     assert "learning-rate schedule continues at epoch 4 of 8" in proc.stdout
     assert "4 steps per epoch instead of 6" in proc.stdout
     assert "the cosine curve now spans 8 epochs instead of 6" in proc.stdout
@@ -110,3 +110,33 @@ def test_schedule_position_is_in_epochs_after_resume():
     assert later.at(12 + 5) == pytest.approx(half)
     assert first.at(12) == pytest.approx(0.5 * 0.1 * (1 + math.cos(math.pi * 2 / 9)))
     assert later.at(12) == pytest.approx(first.at(12))
+
+
+def test_resume_lines_name_only_what_changed():
+    from dlcli.recipe import LRScheduleSpec
+    from dlcli.training.diagnostics import resume_notices
+    from dlcli.training.schedules import Schedule
+
+    def lines(kind: str, previous_epochs: int, previous_steps: int) -> list[str]:
+        spec = LRScheduleSpec(kind=kind, decay_rate=0.5, step_epochs=2)
+        schedule = Schedule.from_spec(spec, 0.1, epochs=8, steps_per_epoch=5)
+        found = resume_notices(
+            completed=4,
+            epochs=8,
+            epochs_option=None,
+            previous_epochs=previous_epochs,
+            schedule=schedule,
+            steps_per_epoch=5,
+            previous_steps_per_epoch=previous_steps,
+        )
+        return [n.text for n in found]
+
+    # step decay does not depend on the planned epochs: nothing to say about its curve
+    assert lines("step", 6, 5) == [
+        "4 of 8 epochs remain (train.epochs 8 in the recipe; the run was planned for 6 epochs)"
+    ]
+    assert lines("step", 8, 10)[1] == (
+        f"learning-rate schedule continues at epoch 4 of 8 with lr {0.1 * 0.5**2:.4g}: "
+        "5 steps per epoch instead of 10 (batch size or data changed)"
+    )
+    assert lines("cosine", 8, 5) == ["4 of 8 epochs remain (train.epochs 8 in the recipe)"]

@@ -84,7 +84,7 @@ def resume_notices(
     ]
     if schedule is not None and completed > 0:
         moved = schedule_notice(
-            kind=schedule.kind,
+            kind=schedule.kind if schedule.spans_run else None,
             completed=completed,
             lr=float(schedule.at_epoch(float(completed))),
             epochs=epochs,
@@ -110,7 +110,7 @@ def resume_notice(
     else:
         source = f"train.epochs {epochs} in the recipe"
     if previous_epochs is not None and previous_epochs != epochs:
-        source += f"; the run was started for {_epochs(previous_epochs)}"
+        source += f"; the run was planned for {_epochs(previous_epochs)}"
     return Notice(f"{remaining} of {_epochs(epochs)} remain ({source})")
 
 
@@ -120,7 +120,7 @@ def _epochs(n: int) -> str:
 
 def schedule_notice(
     *,
-    kind: str,
+    kind: str | None,
     completed: int,
     lr: float,
     epochs: int,
@@ -128,14 +128,15 @@ def schedule_notice(
     steps_per_epoch: int,
     previous_steps_per_epoch: int | None,
 ) -> Notice | None:
-    """Where a resumed learning-rate schedule continues, when anything about it changed."""
+    """Where a resumed learning-rate schedule continues, when anything about it changed
+    (``kind``: the schedule's name when its curve spans the planned epochs, else None)."""
     changes = []
     if previous_steps_per_epoch is not None and previous_steps_per_epoch != steps_per_epoch:
         changes.append(
             f"{steps_per_epoch} steps per epoch instead of {previous_steps_per_epoch} "
             "(batch size or data changed)"
         )
-    if previous_epochs is not None and previous_epochs != epochs and kind != "constant":
+    if previous_epochs is not None and previous_epochs != epochs and kind is not None:
         changes.append(f"the {kind} curve now spans {epochs} epochs instead of {previous_epochs}")
     if not changes:
         return None

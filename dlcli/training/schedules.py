@@ -66,6 +66,11 @@ class Schedule:
     def is_constant(self) -> bool:
         return self.kind == "constant" and self.warmup_epochs <= 0
 
+    @property
+    def spans_run(self) -> bool:
+        """True when the curve's shape depends on the planned epochs (cosine's ``E``)."""
+        return self.kind == "cosine"
+
     def position(self, step: Any) -> Any:
         """Epochs elapsed before 0-based optimizer ``step`` (fractional)."""
         return self.origin_epoch + (step - self.origin_step) / float(self.steps_per_epoch)
