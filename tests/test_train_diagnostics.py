@@ -185,3 +185,15 @@ def test_start_lines_on_stdout_of_the_cli(tmp_path: Path):
     assert "training examples per class (2 classes): few 2, many 11" in lines
     assert any(line.startswith("warning: imbalanced classes: 'many' has 11") for line in lines)
     assert any(line.startswith("image_size not set: using 16x16") for line in lines)
+
+
+def test_many_classes_listed_by_their_extremes():
+    from dlcli.training.diagnostics import class_count_notices
+
+    names = [f"c{i:02d}" for i in range(20)]
+    labels = np.repeat(np.arange(20), [10 + i for i in range(20)])  # c00: 10 ... c19: 29
+    [line] = [n.text for n in class_count_notices(names, labels)]
+    assert line == (
+        "training examples per class (20 classes): fewest: c00 10, c01 11, c02 12; "
+        "most: c19 29, c18 28, c17 27"
+    )
