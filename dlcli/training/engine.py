@@ -7,6 +7,7 @@ model) and ``loop`` (the compiled steps); the files in ``rundir``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -118,8 +119,12 @@ def _start(recipe, options, on_event, start: RunStart | None, t_start: float, st
 
 
 def _release(start: RunStart, *, remove_empty: bool) -> None:
-    """Give up the lock; a run that failed before writing anything leaves no empty folders."""
-    with interrupts.held():
+    """Give up the lock; a run that failed before writing anything leaves no empty folders.
+
+    A signal arriving now finds nothing left to stop: it must not replace the run's
+    result or the message of the stop that is already under way.
+    """
+    with contextlib.suppress(interrupts.StopSignal), interrupts.held():
         start.lock.release()
         for folder in start.created if remove_empty else ():
             if folder.is_dir() and not any(folder.iterdir()):
