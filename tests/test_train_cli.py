@@ -83,11 +83,15 @@ def test_kill_9_then_resume_finishes_planned_epochs(tmp_path: Path, slow_recipe:
     assert not (run / "metrics.json").exists()
     done = json.loads((run / "checkpoints" / "state.json").read_text())["epoch"]
     assert killed_after <= done < 8
+    # The dead run's lock file stays behind with its PID; the kernel released the lock.
+    assert json.loads((run / ".dlcli.lock").read_text())["pid"] == proc.pid
 
     resumed = _start(str(slow_recipe), "--out", str(run), "--resume", cwd=tmp_path)
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-3000:]
     assert f"resuming after epoch {done} of 8" in out
+    assert f"last used by PID {proc.pid}, which ended without finishing" in out + err
+    assert not (run / ".dlcli.lock").exists()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs_run"] == metrics["epochs_planned"] == 8
     rows = (run / "history.csv").read_text().splitlines()[1:]
