@@ -34,23 +34,21 @@ def test_learning_rate_not_positive_is_refused_at_its_position(value: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("optimizer", "key", "value"),
     [
-        ("momentum", "1.0"),
-        ("momentum", "-0.5"),
-        ("beta_1", "1"),
-        ("beta_2", "1.5"),
-        ("weight_decay", "-0.1"),
-        ("clipnorm", "0"),
-        ("epsilon", "-1e-7"),
+        ("sgd", "momentum", "1.0"),
+        ("sgd", "momentum", "-0.5"),
+        ("adam", "beta_1", "1"),
+        ("adam", "beta_2", "1.5"),
+        ("sgd", "weight_decay", "-0.1"),
+        ("sgd", "clipnorm", "0"),
+        ("adam", "epsilon", "-1e-7"),
     ],
 )
-def test_other_optimizer_numbers_out_of_range(key: str, value: str) -> None:
-    [problem] = problems(f"train:\n  optimizer:\n    name: sgd\n    {key}: {value}\n")
-    assert problem.field == f"train.optimizer.{key}" and (problem.line, problem.column) == (
-        6,
-        len(key) + 7,
-    )
+def test_other_optimizer_numbers_out_of_range(optimizer: str, key: str, value: str) -> None:
+    [problem] = problems(f"train:\n  optimizer:\n    name: {optimizer}\n    {key}: {value}\n")
+    assert problem.field == f"train.optimizer.{key}"
+    assert (problem.line, problem.column) == (6, len(key) + 7)
 
 
 def test_schedule_numbers() -> None:
