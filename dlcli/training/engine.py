@@ -7,7 +7,6 @@ model) and ``loop`` (the compiled steps); the files in ``rundir``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -41,7 +40,7 @@ from dlcli.training.rundir import RunDirectory, recipe_changes
 from dlcli.training.runstart import RunStart, open_run_dir
 from dlcli.training.signals import StopRequest
 from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint, write_best
-from dlcli.training.stopped import disk_full, stopped_by_signal
+from dlcli.training.stopped import default_resume_command, disk_full, stopped_by_signal
 
 TEST_WORKER_WEIGHTS_ENV = "DLCLI_TEST_WORKER_WEIGHTS"
 PROGRESS_INTERVAL_S = 0.1  # StepsDone events at most this often
@@ -80,7 +79,7 @@ def train(
             expected="data: {kind: images, train: path/to/folder, ...}",
         )
     out = Path(options.out).expanduser().absolute()
-    command = options.resume_command or _resume_command(recipe, out)
+    command = options.resume_command or default_resume_command(recipe, out)
     start: RunStart | None = None
     resumable = False  # stopped in a way the message says --resume continues: keep the folder
     with interrupts.stop_signals_raise():
@@ -101,7 +100,7 @@ def train(
             raise full from exc
         finally:
             if start is not None:
-                _release(start, remove_empty=not resumable)
+                start.release(remove_empty=not resumable)
 
 
 def _start(recipe, options, on_event, start: RunStart | None, t_start: float, started: str):
@@ -116,26 +115,6 @@ def _start(recipe, options, on_event, start: RunStart | None, t_start: float, st
         return _run(recipe, options, on_event, plan, strategy, run, t_start, started, notes)
     finally:
         run.cleanup()
-
-
-def _release(start: RunStart, *, remove_empty: bool) -> None:
-    """Give up the lock; a run that failed before writing anything leaves no empty folders.
-
-    A signal arriving now finds nothing left to stop: it must not replace the run's
-    result or the message of the stop that is already under way.
-    """
-    with contextlib.suppress(interrupts.StopSignal), interrupts.held():
-        start.lock.release()
-        for folder in start.created if remove_empty else ():
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-
-
-def _resume_command(recipe: Any, out: Path) -> str:
-    import shlex
-
-    source = getattr(recipe, "source", None)
-    return shlex.join(["dlcli", "train", str(source or "RECIPE"), "--out", str(out), "--resume"])
 
 
 def _expect_chief(train_spec: Any) -> bool:

@@ -13,6 +13,7 @@ what it removes cannot belong to another live run:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -39,6 +40,18 @@ class RunStart:
     lock: RunLock
     created: list[Path] = field(default_factory=list)  # folders made for it, deepest first
     notes: list[str] = field(default_factory=list)  # said when the run starts
+
+    def release(self, *, remove_empty: bool) -> None:
+        """Give up the lock; ``remove_empty``: also the folders made for it, if still empty.
+
+        A signal arriving now finds nothing left to stop: it must not replace the run's
+        result or the message of a stop already under way.
+        """
+        with contextlib.suppress(interrupts.StopSignal), interrupts.held():
+            self.lock.release()
+            for folder in self.created if remove_empty else ():
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
 
 
 def open_run_dir(out: Path, *, resume: bool, overwrite: bool) -> RunStart:

@@ -7,7 +7,9 @@ the message is true wherever the run stopped (start-up, an epoch, the final save
 from __future__ import annotations
 
 import errno
+import shlex
 from pathlib import Path
+from typing import Any
 
 from dlcli import interrupts
 from dlcli.errors import Interrupted, StorageFullError
@@ -52,3 +54,9 @@ def disk_full(
         f"training stopped: {why}{where}; {saved}",
         hint=f"free some space, then {verb}: {command}",
     )
+
+
+def default_resume_command(recipe: Any, out: Path) -> str:
+    """``dlcli train RECIPE --out OUT --resume`` when the caller did not say how it was run."""
+    source = getattr(recipe, "source", None)
+    return shlex.join(["dlcli", "train", str(source or "RECIPE"), "--out", str(out), "--resume"])
