@@ -73,3 +73,15 @@ def test_sigterm_during_final_save_then_resume_command_finishes(tmp_path: Path):
     for name in ("model.keras", "best.keras", "metrics.json", "history.csv", "curves.png"):
         assert (run / name).is_file(), name
     assert hidden_files(run) == []
+
+
+def test_stopped_before_the_folder_exists_does_not_offer_resume(tmp_path: Path):
+    from dlcli.interrupts import StopSignal
+    from dlcli.training.stopped import stopped_by_signal
+
+    command = f"dlcli train r.yaml --out {tmp_path / 'run'} --resume"
+    text = stopped_by_signal(StopSignal("SIGINT"), tmp_path / "run", 3, command).format()
+    assert "--resume" not in text and "nothing was written" in text  # --resume would refuse
+    (tmp_path / "run").mkdir()
+    text = stopped_by_signal(StopSignal("SIGINT"), tmp_path / "run", 3, command).format()
+    assert text.endswith(f"(start it again with: {command})")

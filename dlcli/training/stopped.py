@@ -31,6 +31,13 @@ def saved_summary(out: Path, epochs: int) -> tuple[str, str]:
 
 
 def stopped_by_signal(exc: BaseException, out: Path, epochs: int, command: str) -> Interrupted:
+    if not out.is_dir():  # stopped before the run folder was made: --resume would refuse
+        return Interrupted(
+            f"training interrupted ({interrupts.signal_name(exc)}) before the run folder "
+            "was created; nothing was written",
+            file=out,
+            hint="run the same command again",
+        )
     saved, verb = saved_summary(out, epochs)
     return Interrupted(
         f"training interrupted ({interrupts.signal_name(exc)}); {saved}",
