@@ -32,18 +32,10 @@ from typing import Any
 from dlcli.errors import ModelBuildError
 from dlcli.modeling import memory
 from dlcli.modeling.memory import LayerParams
+from dlcli.modeling.shape_hints import MERGING, shape_hint
 from dlcli.recipe import catalog
 from dlcli.recipe.spec import INPUT, LayerSpec, ModelSpec
 
-_MERGING = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
-_SAME_SHAPE_MERGE = _MERGING - {"Concatenate", "Dot"}
-# Layer families whose name ends in ``<n>D`` and that want a (batch, *n spatial, channels) input.
-_SPATIAL = re.compile(
-    r"^(Conv|Convolution|SeparableConv|SeparableConvolution|DepthwiseConv|MaxPool|AvgPool|"
-    r"AveragePooling|MaxPooling|GlobalMaxPool|GlobalAvgPool|GlobalAveragePooling|"
-    r"GlobalMaxPooling|UpSampling|ZeroPadding|Cropping|SpatialDropout|AdaptiveAveragePooling|"
-    r"AdaptiveMaxPooling)([123])D(Transpose)?$"
-)
 _KERAS_NOISE = re.compile(r"\n\s*Arguments received by .*", re.S)
 # Keras wraps a failing call as "Exception encountered when calling X.call().\n\nESC[1m...ESC[0m".
 _KERAS_WRAPPING = re.compile(r"Exception encountered when calling [\w.]+\(\)\.|\x1b\[[0-9;]*m")
@@ -79,44 +71,6 @@ def _error(
         expected=expected,
         hint=hint,
     )
-
-
-def _expected_rank(layer_type: str) -> int | None:
-    match = _SPATIAL.match(layer_type)
-    return int(match.group(2)) + 2 if match else None
-
-
-def _shape_hint(layer_type: str, shapes: list[tuple[int | None, ...]], text: str) -> str | None:
-    """A suggestion for the common ways layers fail to fit together."""
-    info = catalog.get_layer(layer_type)
-    cls = info.class_name if info else layer_type
-    ranks = [len(s) for s in shapes]
-    want = _expected_rank(cls)
-    if want is not None and ranks and ranks[0] != want:
-        spatial = want - 2
-        if ranks[0] < want:
-            return (
-                f"{cls} needs a {want}-D input (batch, {spatial} spatial axes, channels); "
-                "move it before Flatten/Dense, or add a Reshape"
-            )
-        return f"{cls} needs a {want}-D input; use the {ranks[0] - 2}D variant or Flatten first"
-    if "negative" in text or "too small" in text.lower():
-        return (
-            "the input is smaller than the kernel or pool window: use padding: same, "
-            "a smaller kernel_size, or fewer pooling layers"
-        )
-    if cls in _SAME_SHAPE_MERGE:
-        return (
-            f"{cls} needs inputs of the same shape: keep the branch's spatial size "
-            "(padding: same, strides 1) and match channels, e.g. project the shortcut with "
-            "a 1x1 Conv2D with the same filters and strides"
-        )
-    if cls == "Concatenate":
-        axis = info.args["axis"].default if info else -1
-        return f"Concatenate needs all axes equal except the concatenation axis ({axis})"
-    if cls in ("Dense", "EinsumDense") and "defined" in text:
-        return "the last axis must have a known size; check the Reshape/Flatten before it"
-    return None
 
 
 @dataclass
@@ -198,7 +152,7 @@ def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> An
     shapes = [_static_shape(t) for t in incoming]
     shape_text = ", ".join(_shape_text(s) for s in shapes)
     cls = info.class_name if info else spec.type
-    merging = cls in _MERGING or (info is not None and info.category == "merging")
+    merging = cls in MERGING or (info is not None and info.category == "merging")
     takes_several = merging or (info is not None and info.category == "attention")
     count_problem = info.input_count_problem(len(incoming)) if info else None
     if count_problem and info is not None:
@@ -239,7 +193,7 @@ def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> An
             f"does not fit input{plural} of shape {shape_text}: {text}",
             spec,
             position=position,
-            hint=_shape_hint(spec.type, shapes, text),
+            hint=shape_hint(spec.type, shapes, text),
         ) from exc
 
 
