@@ -109,13 +109,20 @@ def _doc_files() -> list[Path]:
 
 
 def _commands_in_line(tokens: list[str]) -> list[Command]:
-    """``dlcli`` invocations in one shell line (with env assignments, or in ``bash -c``)."""
+    """``dlcli`` invocations in one shell line: after env assignments, ``&&``/``;``/``|``,
+    or inside ``bash -c "..."``."""
     found: list[Command] = []
-    start = 0
-    while start < len(tokens) and _ENV.match(tokens[start]):
-        start += 1
-    if start < len(tokens) and tokens[start] == "dlcli":
-        found.append(tuple(tokens))
+    segment: list[str] = []
+    for token in [*tokens, ";"]:
+        if token not in ("&&", "||", ";", "|"):
+            segment.append(token)
+            continue
+        start = 0
+        while start < len(segment) and _ENV.match(segment[start]):
+            start += 1
+        if start < len(segment) and segment[start] == "dlcli":
+            found.append(tuple(segment))
+        segment = []
     for token in tokens:
         if token.startswith("dlcli "):
             found.append(tuple(shlex.split(token, comments=True)))
@@ -174,7 +181,7 @@ def test_inline_mentions_name_real_commands_and_flags() -> None:
     for path in _doc_files():
         text = _FENCE.sub("", path.read_text(encoding="utf-8"))
         for span in _INLINE.findall(text):
-            words = span.split("|", 1)[0].split()[1:]
+            words = span.split(" | ", 1)[0].split()[1:]
             if not words:
                 continue
             name = words[0]
@@ -186,7 +193,7 @@ def test_inline_mentions_name_real_commands_and_flags() -> None:
                 options = {o for p in params for o in (*p.opts, *p.secondary_opts)}
                 options |= {"--help", "-h"}
             for word in words:
-                flag = word.strip("[]").split("=", 1)[0]
+                flag = word.strip("[]").split("=", 1)[0].split("|", 1)[0]
                 if flag.startswith("-") and flag != "-":
                     assert flag in options, f"{path.name}: `{span}`: {name} has no {flag}"
             checked += 1
