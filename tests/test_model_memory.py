@@ -119,3 +119,53 @@ def test_cli_refuses_with_exit_2_before_allocating(
     assert "OOM" not in result.stderr and "Traceback" not in result.stderr
     assert elapsed < 60  # was 15 s of allocation and an OOM before; now a start-up and a check
     assert not (tmp_path / "run").exists()
+
+
+def _fake_cgroup(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_cgroup_v2_and_v1_limits_are_read(tmp_path: Path, monkeypatch) -> None:
+    v2 = _fake_cgroup(
+        tmp_path / "v2",
+        {
+            "memory.max": "1073741824\n",
+            "memory.current": "536870912\n",
+            "memory.stat": "anon 1\ninactive_file 268435456\nactive_file 5\n",
+        },
+    )
+    monkeypatch.setattr(memory, "_CGROUP", v2)
+    # 1 GiB limit - (512 MiB used - 256 MiB reclaimable cache) = 768 MiB
+    assert memory._cgroup_available() == 768 * 2**20
+    (v2 / "memory.max").write_text("max\n")
+    assert memory._cgroup_available() is None
+    v1 = _fake_cgroup(
+        tmp_path / "v1",
+        {
+            "memory/memory.limit_in_bytes": "2147483648\n",
+            "memory/memory.usage_in_bytes": "1073741824\n",
+            "memory/memory.stat": "total_inactive_file 0\n",
+        },
+    )
+    monkeypatch.setattr(memory, "_CGROUP", v1)
+    assert memory._cgroup_available() == 2**30
+
+
+def test_a_container_limit_below_the_model_refuses_it(tmp_path: Path, monkeypatch) -> None:
+    limit = _fake_cgroup(
+        tmp_path, {"memory.max": str(200 * 2**20), "memory.current": "0", "memory.stat": ""}
+    )
+    monkeypatch.setattr(memory, "_CGROUP", limit)
+    spec = load_recipe_text(
+        "name: m\nmodel:\n  input: [4096]\n  layers:\n    - Dense: {units: 4096, name: wide}\n",
+        "m.yaml",
+    ).model
+    params = 4096 * 4096 + 4096
+    with pytest.raises(ModelBuildError) as info:
+        build_model(spec)
+    message = info.value.format()
+    assert f"'wide' (Dense): {params:,} parameters need {params * 16 / 2**20:,.1f} MiB" in message
+    assert "than the 200.0 MiB of memory available" in message

@@ -316,9 +316,10 @@ def _check_memory(spec: ModelSpec, shape: tuple) -> None:
         return
     big = max(counts, key=lambda c: c.training_bytes)
     raise _error(
-        f"{big.total:,} parameters need {memory.gib(big.training_bytes)} to train "
+        f"{big.total:,} parameters need {memory.size_text(big.training_bytes)} to train "
         f"(float32 weights, gradients and Adam state; the whole model "
-        f"{memory.gib(need)}), more than the {memory.gib(available)} of memory available",
+        f"{memory.size_text(need)}), more than the {memory.size_text(available)} "
+        "of memory available",
         spec.layers[big.position - 1],
         position=big.position,
         hint="use fewer units or filters here, or shrink its input first with pooling or strides",

@@ -45,8 +45,9 @@ def training_bytes(layers: list[LayerParams]) -> int:
     return sum(layer.training_bytes for layer in layers)
 
 
-def gib(n: int) -> str:
-    return f"{n / 2**30:,.1f} GiB"
+def size_text(n: int) -> str:
+    """Bytes as GiB, or MiB below one GiB (a 0.3 GiB model deserves a precise number)."""
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
 
 
 def available_bytes() -> int | None:
