@@ -30,6 +30,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,17 @@ SHELL_VARIABLES = {"$WORKERS": "host1:12345,host2:12345", "$SLURM_PROCID": "0"}
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 _INLINE = re.compile(r"`(dlcli(?: [^`]*)?)`")
 _ENV = re.compile(r"^[A-Z][A-Z0-9_]*=")
+
+
+@contextlib.contextmanager
+def _chdir(path: Path) -> Iterator[None]:
+    """``contextlib.chdir`` (Python 3.11+) for the 3.10 the project supports."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _doc_files() -> list[Path]:
@@ -214,7 +226,7 @@ def test_multi_machine_command_lines_parse_and_validate(command: str, workspace:
         params = ctx.params
     assert params["worker_index"] in (0, 1)
     assert params["workers"] == SHELL_VARIABLES["$WORKERS"]
-    with contextlib.chdir(workspace):
+    with _chdir(workspace):
         assert run_validate(Path(args[1]), set_values=[]) == 0
 
 
@@ -330,7 +342,7 @@ def _run(command: Command, cwd: Path) -> _Result:
     else:
         out, err = io.StringIO(), io.StringIO()
         with (
-            contextlib.chdir(cwd),
+            _chdir(cwd),
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
