@@ -54,10 +54,12 @@ def test_csv_happy_path(tmp_path: Path) -> None:
     b = load_datasets(csv_spec(p), seed=0)
     assert b.class_names == ["cat", "dog"]
     assert b.input_shape == (2,)
-    assert b.preprocessing == {
+    assert b.preprocessing.model_dump(mode="json") == {
+        "version": 1,
         "kind": "csv",
         "feature_columns": ["a", "b"],
         "label_column": "label",
+        "num_features": None,
     }
     x, y = _all(b.make_train(2))
     np.testing.assert_array_equal(x, np.array([[1, 2.5], [3, -4], [0.5, 0]], np.float32))

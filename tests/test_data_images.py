@@ -58,7 +58,8 @@ def test_image_folder_bundle(image_folder: Path) -> None:
     assert (b.num_train, b.num_validation) == (8, 0)
     assert b.input_shape == (16, 16, 1)
     assert b.make_validation(4) is None
-    assert b.preprocessing == {
+    assert b.preprocessing.model_dump(mode="json") == {
+        "version": 1,
         "kind": "images",
         "image_size": [16, 16],
         "color_mode": "grayscale",

@@ -289,8 +289,8 @@ def test_run_dir_resolves_model_labels_and_preprocessing(tmp_path, image_model_f
     assert loaded.run_dir == run
     assert loaded.format == "keras"
     assert loaded.class_names == ["a", "b", "c"]
-    assert loaded.preprocessing["color_mode"] == "grayscale"
-    assert loaded.preprocessing["image_size"] == [8, 8]
+    assert loaded.preprocessing.color_mode == "grayscale"
+    assert loaded.preprocessing.image_size == (8, 8)
 
     shutil.copy(image_model_file, run / "model.keras")
     assert resolve_model(run).source == run / "best.keras"  # the best epoch wins
@@ -312,7 +312,7 @@ def test_predict_batch_matches_independent_forward_pass(tmp_path, keras):
     np.testing.assert_allclose(loaded.predict_batch(x), x @ w + b, rtol=1e-5, atol=1e-5)
     # Another batch size reuses the same function without error.
     np.testing.assert_allclose(loaded.predict_batch(x[:3]), x[:3] @ w + b, rtol=1e-5, atol=1e-5)
-    assert loaded.preprocessing == {"kind": "csv", "num_features": 5}
+    assert (loaded.preprocessing.kind, loaded.preprocessing.num_features) == ("csv", 5)
     assert loaded.class_names is None
 
 
@@ -360,10 +360,10 @@ def test_preprocessing_from_input_shape(tmp_path, keras, shape, mode, size):
     path = tmp_path / "m.keras"
     keras.Model(inp, out).save(path)
     prep = resolve_model(path).preprocessing
-    assert prep["kind"] == "images"
-    assert prep["color_mode"] == mode
-    assert prep["channels"] == shape[2]
-    assert prep["image_size"] == size
+    assert prep.kind == "images"
+    assert prep.color_mode == mode
+    assert prep.channels == shape[2]
+    assert prep.image_size == tuple(size)
 
 
 def test_unfixed_spatial_size_takes_it_from_labels_json(tmp_path, keras):
@@ -374,10 +374,10 @@ def test_unfixed_spatial_size_takes_it_from_labels_json(tmp_path, keras):
     out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inp))
     path = tmp_path / "any.keras"
     keras.Model(inp, out).save(path)
-    assert resolve_model(path).preprocessing["image_size"] is None
+    assert resolve_model(path).preprocessing.image_size is None
     (tmp_path / "l.json").write_text('{"class_names": ["a", "b"], "image_size": [12, 10]}')
     loaded = resolve_model(path, labels=tmp_path / "l.json")
-    assert loaded.preprocessing["image_size"] == [12, 10]
+    assert loaded.preprocessing.image_size == (12, 10)
     assert loaded.predict_batch(np.zeros((2, 12, 10, 3))).shape == (2, 2)
 
 
@@ -416,4 +416,4 @@ def test_image_settings_from_labels_checked_against_the_model(
     assert err.value.format().startswith(f"{labels}: {message}")
     good = {"class_names": ["a", "b", "c"], "image_size": [8, 8], "color_mode": "grayscale"}
     labels.write_text(json.dumps(good))
-    assert resolve_model(image_model_file, labels=labels).preprocessing["image_size"] == [8, 8]
+    assert resolve_model(image_model_file, labels=labels).preprocessing.image_size == (8, 8)

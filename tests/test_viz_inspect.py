@@ -15,6 +15,7 @@ from PIL import Image
 from rich.console import Console
 
 from dlcli.backend import keras
+from dlcli.data.kinds.image_kind import ImagePreprocessing
 from dlcli.errors import OutputExistsError, UsageError
 from dlcli.viz.inspect_views import Source, activations_view, filters_view, graph_view
 
@@ -72,7 +73,7 @@ def test_saved_activations_equal_keras_submodel_outputs(tmp_path: Path, cnn) -> 
     src = Source(
         cnn,
         ["cat", "dog", "owl"],
-        {"image_size": [12, 12], "color_mode": "grayscale"},
+        ImagePreprocessing(image_size=(12, 12), color_mode="grayscale"),
         tmp_path / "model",
         False,
     )
@@ -115,7 +116,7 @@ def test_saved_activations_equal_keras_submodel_outputs(tmp_path: Path, cnn) -> 
 
 
 def test_terminal_preview_uses_half_blocks(tmp_path: Path, cnn) -> None:
-    src = Source(cnn, ["cat", "dog", "owl"], {}, tmp_path / "model", False)
+    src = Source(cnn, ["cat", "dog", "owl"], None, tmp_path / "model", False)
     console, buf = _console(terminal=True)
     activations_view(src, _png(tmp_path), ["conv_a", "probs"], tmp_path / "o", False, console)
     text = buf.getvalue()
@@ -126,7 +127,7 @@ def test_terminal_preview_uses_half_blocks(tmp_path: Path, cnn) -> None:
 
 
 def test_unknown_layer_suggests_names(tmp_path: Path, cnn) -> None:
-    src = Source(cnn, None, {}, tmp_path / "m", False)
+    src = Source(cnn, None, None, tmp_path / "m", False)
     console, _ = _console(terminal=False)
     with pytest.raises(UsageError, match="conv_a"):
         activations_view(src, _png(tmp_path), ["conv_x"], tmp_path / "o", False, console)
@@ -168,7 +169,7 @@ def test_halfblock_cells_carry_the_two_pixels() -> None:
 
 def test_filter_tiles_equal_kernel_weights(tmp_path: Path) -> None:
     model = _cnn(channels=3)
-    src = Source(model, None, {}, tmp_path / "m", False)
+    src = Source(model, None, None, tmp_path / "m", False)
     console, buf = _console(terminal=True)
     first = filters_view(src, None, tmp_path / "f", False, console)
     kernel = model.get_layer("conv_a").get_weights()[0]
@@ -214,7 +215,7 @@ def test_graph_tree_shows_branch_and_merge(tmp_path: Path) -> None:
     c2_line = next(line for line in lines if "c2 (Conv2D)" in line)
     assert add_line.index("add") > c2_line.index("c2")
 
-    src = Source(_residual(), None, {}, tmp_path / "m", True)
+    src = Source(_residual(), None, None, tmp_path / "m", True)
     console, _buf = _console(terminal=False)
     for name in ("g.png", "g.svg", "g.txt"):
         graph_view(src, tmp_path / name, False, console)

@@ -110,7 +110,7 @@ def _check_options(
     """Everything that can be refused before loading TensorFlow."""
     from dlcli.atomic import check_writable
     from dlcli.errors import UsageError
-    from dlcli.prediction.writers import FORMATS, format_for
+    from dlcli.prediction.writers import DEFAULT_FORMAT, FORMATS, format_for
 
     if link and sort_into is None:
         raise UsageError("--link needs --sort-into DIR", field="--link")
@@ -120,9 +120,9 @@ def _check_options(
         if out.is_dir():
             raise UsageError("--out is a folder", field="--out", expected="a file name")
         check_writable(out, overwrite=overwrite)
-    errors_fmt = "csv"
+    errors_fmt = DEFAULT_FORMAT
     if errors is not None:
-        errors_fmt = FORMATS.get(errors.suffix.lower(), "csv")
+        errors_fmt = FORMATS.get(errors.suffix.lower(), DEFAULT_FORMAT)
         if out is not None and errors.resolve() == out.resolve():
             raise UsageError("--errors and --out name the same file", field="--errors")
         check_writable(errors, overwrite=overwrite)
@@ -148,12 +148,13 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _no_images_error(sources: list[str], skipped: list, recursive: bool) -> Exception:
+def _no_inputs_error(
+    sources: list[str], skipped: list, recursive: bool, noun: str, expected: str
+) -> Exception:
     """Why nothing can be predicted: paths that do not exist first, else what was found."""
     from dlcli.data.listing import NO_MATCH, NOT_FOUND
     from dlcli.errors import DataError
 
-    expected = "image files (.png .jpg .jpeg .bmp .gif .webp), folders or globs"
     missing = [s for s in skipped if s.reason in (NOT_FOUND, NO_MATCH)]
     if missing:
         first = missing[0]
@@ -172,7 +173,7 @@ def _no_images_error(sources: list[str], skipped: list, recursive: bool) -> Exce
         more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
         received = f"{len(skipped)} other file(s) ({shown}{more})"
     return DataError(
-        "no image files found",
+        f"no {noun} found",
         file=", ".join(sources),
         expected=expected,
         received=received,
@@ -205,24 +206,23 @@ def run_predict(
         chosen_model_path(model, final=True)  # --final errors before any file is listed
 
     from dlcli.console import is_interactive, make_console
-    from dlcli.data.listing import find_images
+    from dlcli.modeling.loading import describe_choice, resolve_model
+    from dlcli.render.predict_output import render_model_notes
 
     stdout_console = make_console()
     console = make_console(stderr=True)
-    paths, skipped = find_images(sources, recursive=recursive)
+    loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
+    render_model_notes(console, describe_choice(model, loaded.source), loaded.warnings)
+    # The model's data kind says which of the named files are its inputs.
+    kind = loaded.kind
+    paths, skipped = kind.find_inputs(sources, recursive)
     if not paths:
-        raise _no_images_error(sources, skipped, recursive)
+        raise _no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)
     if not recursive and (n_sub := _unsearched_subfolders(sources)):
         console.print(
             f"note: {n_sub} sub-folder(s) not searched (pass --recursive to include them)",
             highlight=False,
         )
-
-    from dlcli.modeling.loading import describe_choice, resolve_model
-    from dlcli.render.predict_output import render_model_notes
-
-    loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
-    render_model_notes(console, describe_choice(model, loaded.source), loaded.warnings)
     return _stream(
         loaded,
         paths,
@@ -266,7 +266,13 @@ def _stream(
     from dlcli.data.listing import has_failures
     from dlcli.prediction.engine import iter_predictions, output_converter
     from dlcli.prediction.sorting import ImageSorter
-    from dlcli.prediction.writers import ENCODING, ENCODING_ERRORS, make_writer, skipped_bytes
+    from dlcli.prediction.writers import (
+        DEFAULT_FORMAT,
+        ENCODING,
+        ENCODING_ERRORS,
+        make_writer,
+        skipped_bytes,
+    )
     from dlcli.render.predict_output import (
         PredictionTable,
         ProgressReporter,
@@ -287,7 +293,7 @@ def _stream(
             fh = stack.enter_context(
                 open(tmp, "w", encoding=ENCODING, errors=ENCODING_ERRORS, newline="")
             )
-            writer = make_writer(fmt or "csv", fh, model=model_name)
+            writer = make_writer(fmt or DEFAULT_FORMAT, fh, model=model_name)
         # CSV on stdout starts with the first batch: a model or --labels problem found
         # when the prediction stream starts must not leave a header-only stdout behind.
         to_stdout = out is None and table is None
@@ -308,7 +314,7 @@ def _stream(
                 try:
                     if writer is None:
                         _names_as_bytes(sys.stdout)
-                        writer = make_writer("csv", sys.stdout, model=model_name)
+                        writer = make_writer(DEFAULT_FORMAT, sys.stdout, model=model_name)
                     writer.write(batch.predictions)
                 except BrokenPipeError:
                     broken_pipe = True

@@ -66,7 +66,6 @@ def _data_text(recipe: Any) -> str:
     data = recipe.data
     if data is None:
         return "none"
-    if data.kind == "images":
-        size = "x".join(map(str, data.image_size)) if data.image_size else "size from files"
-        return f"images ({size}, {data.color_mode})"
-    return f"csv (label column {data.label!r})"
+    from dlcli.data.kinds import kind_of
+
+    return kind_of(data).describe(data)

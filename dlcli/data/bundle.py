@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.decode import SkippedFile
+from dlcli.data.kinds.base import Preprocessing
 
 
 @dataclass
@@ -75,7 +76,7 @@ class DataBundle:
     input_shape: tuple[int, ...]
     train: ArraySplit
     validation: ArraySplit | None
-    preprocessing: dict[str, Any]
+    preprocessing: Preprocessing  # the kind's record, written to labels.json
     skipped: list[SkippedFile] = field(default_factory=list)
     seed: int = 0
     shuffle: bool = True

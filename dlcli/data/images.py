@@ -32,6 +32,7 @@ from dlcli.data.decode import (
     iter_decoded_batches,
     peek_size,
 )
+from dlcli.data.kinds.image_kind import ImagePreprocessing
 from dlcli.data.listing import find_images
 from dlcli.errors import DataError, Problem
 
@@ -246,13 +247,12 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
         input_shape=(*image_size, channels),
         train=train,
         validation=validation,
-        preprocessing={
-            "kind": "images",
-            "image_size": list(image_size),
-            "color_mode": color_mode,
-            "channels": channels,
-            "interpolation": INTERPOLATION,
-        },
+        preprocessing=ImagePreprocessing(
+            image_size=image_size,
+            color_mode=color_mode,
+            channels=channels,
+            interpolation=INTERPOLATION,
+        ),
         skipped=skipped,
         seed=seed,
         shuffle=bool(getattr(spec, "shuffle", True)),

@@ -1,4 +1,4 @@
-"""CSV files (``kind: csv``) -> a :class:`DataBundle` of float32 feature rows.
+"""CSV files (the csv data kind) -> a :class:`DataBundle` of float32 feature rows.
 
 Every problem names the file, the line (1-based, as editors show it, header = line 1) and
 the column. Missing values are errors, not silently imputed: the user decides how to fill
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.bundle import ArraySplit, DataBundle, stratified_split
+from dlcli.data.kinds.csv_kind import CsvPreprocessing
 from dlcli.errors import DataError, Problem
 
 MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
@@ -225,7 +226,7 @@ def load_csv_bundle(spec: Any, *, seed: int) -> DataBundle:
         input_shape=(len(names),),
         train=train,
         validation=val,
-        preprocessing={"kind": "csv", "feature_columns": names, "label_column": label},
+        preprocessing=CsvPreprocessing(feature_columns=names, label_column=label),
         skipped=[],
         seed=seed,
         shuffle=bool(getattr(spec, "shuffle", True)),

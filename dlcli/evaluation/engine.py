@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.decode import SkippedFile
+from dlcli.data.kinds import LabelledData, LabelledFiles
 from dlcli.errors import DataError, UsageError
 from dlcli.evaluation.metrics import (
     ClassScores,
@@ -24,17 +25,10 @@ from dlcli.evaluation.metrics import (
     averages,
     per_class_scores,
 )
-from dlcli.evaluation.sources import (
-    ArraySource,
-    ImageFolderSource,
-    csv_source,
-    image_folder_source,
-    run_validation_source,
-)
+from dlcli.evaluation.sources import run_validation_source
 from dlcli.modeling.loading import BEST_MODEL
 from dlcli.prediction.engine import (
     class_names_for,
-    image_settings,
     iter_scored_batches,
     model_output_units,
     output_converter,
@@ -203,35 +197,20 @@ def _history_row(path: Path, epoch: object) -> dict[str, float] | None:
     return None
 
 
-def resolve_data(
-    loaded: Any, data: Path | None, class_names: list[str]
-) -> ImageFolderSource | ArraySource:
-    prep = dict(getattr(loaded, "preprocessing", None) or {})
+def resolve_data(loaded: Any, data: Path | None, class_names: list[str]) -> LabelledData:
+    """``--data PATH`` read by the model's data kind, else the run's validation data."""
     if data is None:
         run_dir = getattr(loaded, "run_dir", None)
         if run_dir is None:
             raise UsageError(
                 "a model file on its own has no validation data",
                 file=getattr(loaded, "source", None),
-                hint="pass --data DIR (one sub-folder per class) or --data FILE.csv, "
-                "or give the run directory instead of the .keras file",
+                hint="pass --data PATH (for an image model a folder with one sub-folder per "
+                "class; for a tabular one a CSV file), or give the run directory instead of "
+                "the .keras file",
             )
-        return run_validation_source(Path(run_dir), prep, class_names)
-    if data.is_dir():
-        if prep.get("kind", "images") != "images":
-            raise UsageError(
-                "--data is a folder but this model is tabular", file=data, expected="a CSV file"
-            )
-        return image_folder_source(data, class_names)
-    if data.suffix.lower() == ".csv":
-        return csv_source(data, prep, class_names)
-    if not data.exists():
-        raise DataError("--data not found", file=data, expected="a folder or a .csv file")
-    raise UsageError(
-        "--data must be a folder of class sub-folders or a .csv file",
-        file=data,
-        received=data.name,
-    )
+        return run_validation_source(Path(run_dir), loaded.preprocessing, class_names)
+    return loaded.kind.labelled_data(data, loaded.preprocessing, class_names)
 
 
 def evaluate_model(
@@ -260,7 +239,7 @@ def evaluate_model(
     extra = _CompiledMetrics(compiled_metric_configs(loaded))
     skipped = list(source.skipped)
     done = 0
-    if isinstance(source, ImageFolderSource):
+    if isinstance(source, LabelledFiles):
         total = len(source.paths) + len(skipped)
         done = len(skipped)
         for scored in iter_scored_batches(
@@ -269,7 +248,6 @@ def evaluate_model(
             batch_size=batch_size,
             workers=workers,
             converter=converter,
-            settings=image_settings(loaded),
         ):
             skipped.extend(scored.errors)
             if scored.paths:

@@ -2,8 +2,9 @@
 
 Written as JSON beside the model file (``model.tflite`` -> ``model.tflite.json``) or into a
 SavedModel's ``assets/labels.json`` (see :func:`dlcli.modeling.runtimes.metadata_path`).
-It holds the ``labels.json`` keys of the run (class names, image size, colour mode,
-channels, interpolation, or the CSV feature columns) plus what a server must know to feed
+It holds the ``labels.json`` keys of the run (class names, the preprocessing ``version``,
+``kind`` and the kind's fields: image size, colour mode, ..., or the CSV feature columns)
+plus what a server must know to feed
 the graph: input name, shape, dtype and layout, the value range it expects (raw pixels,
 0..255), the scaling the model does itself, the output activation, and the parity result.
 """
@@ -11,7 +12,10 @@ the graph: input name, shape, dtype and layout, the value range it expects (raw 
 from __future__ import annotations
 
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dlcli.data.kinds import Preprocessing
 
 FORMAT_VERSION = 1
 
@@ -73,7 +77,7 @@ def build_metadata(
     fmt: str,
     model: Any,
     class_names: list[str] | None,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     source: str,
     parity: dict[str, Any],
     quantize: str | None,
@@ -81,26 +85,15 @@ def build_metadata(
 ) -> dict[str, Any]:
     from dlcli import __version__
     from dlcli.backend import keras, tf
+    from dlcli.data.kinds import kind_of
+    from dlcli.data.kinds.labels import labels_json
 
     shape = [d if d is None else int(d) for d in model.inputs[0].shape]
-    is_image = preprocessing.get("kind", "images") == "images" and len(shape) == 4
-    meta: dict[str, Any] = {"class_names": class_names}
-    meta.update({k: v for k, v in preprocessing.items() if k != "class_names"})
+    meta: dict[str, Any] = labels_json(class_names or [], preprocessing)
+    meta["class_names"] = class_names
     meta["format"] = fmt
     meta["format_version"] = FORMAT_VERSION
-    meta["input"] = {
-        "shape": shape,
-        "dtype": "float32",
-        "layout": "NHWC" if is_image else "NF",
-        "value_range": [0, 255] if is_image else None,
-        "note": (
-            "feed raw pixel values (0..255, decoded and resized as image_size, "
-            "color_mode and interpolation say), as in training; any scaling is inside "
-            "the model (model_preprocessing)"
-            if is_image
-            else "feed raw feature values in feature_columns order"
-        ),
-    }
+    meta["input"] = kind_of(preprocessing).serving_input(preprocessing, shape)
     meta["model_preprocessing"] = model_preprocessing_layers(model)
     meta["output"] = {
         "shape": [d if d is None else int(d) for d in model.outputs[0].shape],

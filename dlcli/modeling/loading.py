@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlcli.data.kinds import DataKind, Preprocessing, get_kind
+from dlcli.data.kinds.labels import LABELS_FILE, model_preprocessing
 from dlcli.errors import ModelLoadError, UnsafeModelError
 from dlcli.modeling.model_settings import (
-    check_image_preprocessing,
     check_label_count,
     names_or_none,
     no_class_names_warning,
@@ -35,19 +36,6 @@ FINAL_MODEL = "model.keras"
 RUN_MODEL_FILES = (BEST_MODEL, FINAL_MODEL)  # the order a run directory resolves in
 EXPORTED_SUFFIXES = (".tflite", ".onnx")
 LEGACY_SUFFIXES = (".h5", ".hdf5")
-# labels.json keys that say how inputs are prepared (an export's metadata holds more).
-PREPROCESSING_KEYS = frozenset(
-    {
-        "kind",
-        "image_size",
-        "color_mode",
-        "channels",
-        "interpolation",
-        "feature_columns",
-        "label_column",
-        "num_features",
-    }
-)
 
 
 @dataclass
@@ -61,13 +49,28 @@ class LoadedModel:
 
     model: Any
     class_names: list[str] | None
-    preprocessing: dict[str, Any]
+    preprocessing: Preprocessing | None  # None: nothing tells what data the model takes
     run_dir: Path | None
     source: Path
     format: str
     predict_batch: Callable[[Any], Any] = field(repr=False)
     output_units: int | None = None
     warnings: list[str] = field(default_factory=list)  # for the command to show on stderr
+
+    @property
+    def kind(self) -> DataKind:
+        """The data kind the model reads; an error when nothing tells (exit 2)."""
+        if self.preprocessing is None:
+            raise ModelLoadError(
+                "cannot tell what data this model takes",
+                file=self.source,
+                expected="a run directory with labels.json, an export with its metadata, or "
+                "a model whose input shape a data kind recognises",
+                received=None,
+                hint='pass --labels FILE with a JSON object such as {"class_names": [...], '
+                '"kind": ...}',
+            )
+        return get_kind(self.preprocessing.kind, file=self.source, field="kind")
 
 
 # --------------------------------------------------------------------------- loading
@@ -265,28 +268,24 @@ def resolve_model(
         run_dir = _run_dir_of(model_path)
         model = load_model_file(model_path, trust=trust)
         runner = runtimes.keras_runner(model)
-        metadata = runtimes.read_json_object(run_dir / "labels.json") if run_dir else None
+        metadata = runtimes.read_json_object(run_dir / LABELS_FILE) if run_dir else None
     else:
         model_path, run_dir, model = p, None, None
         runner = runtimes.exported_runner(p, fmt)
         metadata = runtimes.read_metadata(p, runner.embedded_metadata)
-    preprocessing = runtimes.preprocessing_from_shape(runner.input_shape)
     class_names: list[str] | None = None
     if metadata is not None:
-        # A run's labels.json is all preprocessing; an export's metadata also describes the
-        # graph, the parity check and versions, which are not.
-        prep_keys = [k for k in metadata if k != "class_names"]
-        if fmt != "keras":
-            prep_keys = [k for k in prep_keys if k in PREPROCESSING_KEYS]
-        preprocessing.update({k: metadata[k] for k in prep_keys})
         class_names = names_or_none(metadata.get("class_names"), model_path)
+    overrides: dict[str, Any] = {}
     if labels is not None:
-        label_names, label_prep = runtimes.read_labels_file(Path(labels))
-        class_names = label_names
-        preprocessing.update(label_prep)
+        class_names, overrides = runtimes.read_labels_file(Path(labels))
     check_label_count(class_names, runner.output_units, labels or model_path)
-    prep_source = labels or (run_dir / "labels.json" if run_dir and fmt == "keras" else p)
-    check_image_preprocessing(preprocessing, runner.input_shape, prep_source)
+    prep_source = labels or (run_dir / LABELS_FILE if run_dir and fmt == "keras" else p)
+    # A run's labels.json is all preprocessing; an export's metadata also describes the
+    # graph, the parity check and versions, which are not.
+    preprocessing = model_preprocessing(
+        tuple(runner.input_shape), metadata, overrides, prep_source, known_only=fmt != "keras"
+    )
     warnings = [] if class_names is not None else [no_class_names_warning(model_path, fmt)]
     return LoadedModel(
         model=model,
@@ -316,6 +315,6 @@ def _format_of(p: Path) -> str:
 
 def _run_dir_of(model_path: Path) -> Path | None:
     parent = model_path.parent
-    if model_path.name in RUN_MODEL_FILES and (parent / "labels.json").is_file():
+    if model_path.name in RUN_MODEL_FILES and (parent / LABELS_FILE).is_file():
         return parent
     return None

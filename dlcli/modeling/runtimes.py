@@ -23,7 +23,6 @@ import numpy as np
 
 from dlcli.errors import ModelLoadError
 from dlcli.modeling.tflite_metadata import EMBEDDED_METADATA_KEY, read_tflite_metadata
-from dlcli.recipe.spec import COLOR_MODE_BY_CHANNELS
 
 SAVED_MODEL_METADATA = Path("assets") / "labels.json"
 MAX_METADATA_BYTES = 16 << 20
@@ -145,29 +144,6 @@ def read_labels_file(path: Path) -> tuple[list[str], dict[str, Any]]:
             "labels file repeats class names", file=path, field="--labels", received=dupes
         )
     return names, prep
-
-
-def preprocessing_from_shape(shape: Sequence[int | None]) -> dict[str, Any]:
-    """What a model's input shape (without batch) tells about its preprocessing.
-
-    ``(H, W, C)`` with C in 1/3/4 is an image model (``image_size`` is None when H or W
-    is not fixed: callers then need it from labels.json or ``--labels``); ``(F,)`` is
-    tabular. Anything else gives an empty dict.
-    """
-    shape = tuple(shape)
-    if len(shape) == 3 and shape[2] in COLOR_MODE_BY_CHANNELS:
-        h, w, c = shape
-        size = [int(h), int(w)] if h and w else None
-        return {
-            "kind": "images",
-            "image_size": size,
-            "color_mode": COLOR_MODE_BY_CHANNELS[int(c)],
-            "channels": int(c),
-            "interpolation": "bilinear",
-        }
-    if len(shape) == 1:
-        return {"kind": "csv", "num_features": shape[0]}
-    return {}
 
 
 def _as_batch(x: Any) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Batch prediction over image files: decode ahead on threads, score whole batches, stream.
+"""Batch prediction over input files: read ahead, score whole batches, stream.
 
-Files are decoded by :mod:`dlcli.data.decode` (the same code training uses, so the model
-sees the same pixels) on a thread pool that works a few batches ahead of the model, while
+Files are read by the model's data kind (:meth:`DataKind.iter_inputs`; image files by
+:mod:`dlcli.data.decode`, the same code training uses, so the model sees the same pixels,
+on a thread pool that works a few batches ahead of the model), while
 the main thread runs the model on whole batches through ``LoadedModel.predict_batch``, all
 of one shape (a short batch is padded), so the model is compiled once. Nothing is
 accumulated: each batch is yielded as soon as it is scored, so memory stays flat
@@ -17,20 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data.decode import SkippedFile, iter_decoded_batches
-from dlcli.errors import ModelLoadError, UsageError
+from dlcli.data.listing import SkippedFile
+from dlcli.errors import ModelLoadError
 from dlcli.prediction.probabilities import OutputConverter, final_activation
-from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, COLOR_MODE_BY_CHANNELS
 
 DEFAULT_BATCH_SIZE = 64
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    """How files must be decoded for this model (from labels.json or the input shape)."""
-
-    image_size: tuple[int, int]
-    color_mode: str
 
 
 @dataclass(frozen=True)
@@ -61,38 +53,6 @@ class PredictionBatch:
     @property
     def files_done(self) -> int:
         return len(self.predictions) + len(self.errors)
-
-
-def image_settings(loaded: Any) -> ImageSettings:
-    """Decode settings for an image model; a clear error for a tabular one."""
-    prep = dict(getattr(loaded, "preprocessing", None) or {})
-    kind = prep.get("kind", "images")
-    if kind != "images":
-        raise UsageError(
-            f"this model was trained on {kind} data, not images",
-            file=getattr(loaded, "source", None),
-            expected="an image classifier",
-            hint="evaluate tabular models with `dlcli evaluate MODEL --data FILE.csv`",
-        )
-    size = prep.get("image_size")
-    if not size or len(size) != 2 or any(s is None for s in size):
-        raise ModelLoadError(
-            "cannot tell the image size this model expects",
-            file=getattr(loaded, "source", None),
-            expected="labels.json with image_size, or a model input shape like (H, W, C)",
-            received=size,
-        )
-    color_mode = prep.get("color_mode")
-    if color_mode is None:
-        color_mode = COLOR_MODE_BY_CHANNELS.get(int(prep.get("channels") or 3), "rgb")
-    if color_mode not in CHANNELS_BY_COLOR_MODE:
-        raise ModelLoadError(
-            "unknown color_mode in the model's preprocessing",
-            file=getattr(loaded, "source", None),
-            expected=" or ".join(CHANNELS_BY_COLOR_MODE),
-            received=color_mode,
-        )
-    return ImageSettings((int(size[0]), int(size[1])), color_mode)
 
 
 def output_converter(loaded: Any) -> OutputConverter:
@@ -140,29 +100,29 @@ def iter_scored_batches(
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     converter: OutputConverter | None = None,
-    settings: ImageSettings | None = None,
 ) -> Iterator[ScoredBatch]:
-    """Decode and score ``paths`` in order; bad files come back in ``errors``, never raise."""
-    settings = settings or image_settings(loaded)
+    """Read and score ``paths`` in order, as the model's data kind reads its inputs; bad
+    files come back in ``errors``, never raise."""
+    kind = loaded.kind
     convert = converter or output_converter(loaded)
     traced_full = False
-    for batch in iter_decoded_batches(
+    for batch in kind.iter_inputs(
+        loaded.preprocessing,
         paths,
-        settings.image_size,
-        settings.color_mode,
         batch_size=batch_size,
         workers=workers,
+        source=getattr(loaded, "source", None),
     ):
         n = len(batch.paths)
         if not n:
             yield ScoredBatch(paths=[], probabilities=np.zeros((0, 0)), errors=batch.errors)
             continue
-        images = batch.images
+        inputs = batch.images
         if n == batch_size:
             traced_full = True
         elif traced_full:
-            images = _padded(images, batch_size)
-        raw = loaded.predict_batch(images)[:n]
+            inputs = _padded(inputs, batch_size)
+        raw = loaded.predict_batch(inputs)[:n]
         yield ScoredBatch(paths=batch.paths, probabilities=convert(raw), errors=batch.errors)
 
 
@@ -218,7 +178,6 @@ def iter_predictions(
 
     Pass ``converter`` to learn afterwards how the outputs were read (``describe()``).
     """
-    settings = image_settings(loaded)
     converter = converter or output_converter(loaded)
     units = model_output_units(loaded)
     names: list[str] | None = None
@@ -230,7 +189,6 @@ def iter_predictions(
         batch_size=batch_size,
         workers=workers,
         converter=converter,
-        settings=settings,
     ):
         if not scored.paths:
             yield PredictionBatch(predictions=[], errors=scored.errors)

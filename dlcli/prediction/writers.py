@@ -36,7 +36,12 @@ from dlcli.errors import UsageError
 from dlcli.prediction.engine import Prediction
 
 CSV_HEADER = ("path", "label", "confidence", "top_k", "model")
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# Row formats are named by their file suffix (``.csv`` rows, ``.jsonl`` lines); ``.ndjson``
+# is another name for JSON Lines. Output without a file name (stdout) is CSV rows.
+CSV_ROWS = ".csv"
+JSON_LINES = ".jsonl"
+FORMATS = {CSV_ROWS: CSV_ROWS, JSON_LINES: JSON_LINES, ".ndjson": JSON_LINES}
+DEFAULT_FORMAT = CSV_ROWS
 # How text files with file names in them are encoded: names that are not UTF-8 keep
 # their bytes instead of crashing the whole run (see the module docstring).
 ENCODING = "utf-8"
@@ -44,7 +49,8 @@ ENCODING_ERRORS = "surrogateescape"
 
 
 def format_for(path: Path, *, option: str = "--out") -> str:
-    """``csv`` or ``jsonl`` from the file extension; a usage error for anything else."""
+    """:data:`CSV_ROWS` or :data:`JSON_LINES` from the file extension; a usage error for
+    anything else."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UsageError(
@@ -122,14 +128,14 @@ class JsonlPredictionWriter:
 
 
 def make_writer(fmt: str, stream: IO[str], *, model: str = "") -> PredictionWriter:
-    if fmt == "csv":
+    if fmt == CSV_ROWS:
         return CsvPredictionWriter(stream, model=model)
     return JsonlPredictionWriter(stream, model=model)
 
 
 def skipped_text(skipped: Iterable[SkippedFile], fmt: str) -> str:
     """The ``--errors`` file's content (encode it with :data:`ENCODING_ERRORS`)."""
-    if fmt == "jsonl":
+    if fmt == JSON_LINES:
         return "".join(json_line({"path": s.path, "reason": s.reason}) for s in skipped)
     import io
 

@@ -13,7 +13,7 @@ from dlcli.recipe.overrides import parse_override
 from dlcli.recipe.spec import (
     INPUT,
     CheckpointSpec,
-    DataSpec,
+    DataSection,
     EarlyStoppingSpec,
     LayerSpec,
     LRScheduleSpec,
@@ -35,7 +35,7 @@ def recipe_json_schema() -> dict[str, Any]:
 __all__ = [
     "INPUT",
     "CheckpointSpec",
-    "DataSpec",
+    "DataSection",
     "EarlyStoppingSpec",
     "LRScheduleSpec",
     "LayerSpec",

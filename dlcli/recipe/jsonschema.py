@@ -11,7 +11,7 @@ from typing import Any
 
 from dlcli.recipe import catalog
 from dlcli.recipe.sections import OPTIMIZERS
-from dlcli.recipe.spec import DataSpec, TrainSpec
+from dlcli.recipe.spec import TrainSpec
 
 SCHEMA_ID = "https://dlcli.invalid/schema/recipe-v1.json"
 _NAME = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.\\-]*$"}
@@ -89,11 +89,18 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def recipe_json_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of a recipe file as a person writes it."""
-    layer_entry = {"$ref": "#/$defs/layer_entry"}
-    block_entry = {"$ref": "#/$defs/block_entry"}
-    data = _section(DataSpec)
+def _registered_kinds() -> list[Any]:
+    from dlcli.data.kinds import DEFAULT_KIND, get_kind, kind_names
+
+    # The default kind first: a data section without `kind:` is one of it.
+    return [get_kind(DEFAULT_KIND)] + [get_kind(n) for n in kind_names() if n != DEFAULT_KIND]
+
+
+def _data_section(kind: Any, block_entry: dict[str, Any]) -> dict[str, Any]:
+    """One kind's ``data:`` mapping; ``kind:`` may be left out for the default kind only."""
+    from dlcli.data.kinds import DEFAULT_KIND
+
+    data = _section(kind.section)
     data["properties"]["augment"] = {
         "type": "array",
         "items": block_entry,
@@ -106,6 +113,16 @@ def recipe_json_schema() -> dict[str, Any]:
             else [{"type": "string"}],
             "description": "path, relative to the recipe file",
         }
+    if kind.name != DEFAULT_KIND:
+        data["required"] = sorted({*data.get("required", []), "kind"})
+    return data
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a recipe file as a person writes it."""
+    layer_entry = {"$ref": "#/$defs/layer_entry"}
+    block_entry = {"$ref": "#/$defs/block_entry"}
+    data_kinds = [_data_section(kind, block_entry) for kind in _registered_kinds()]
     train = _section(TrainSpec)
     train["properties"]["optimizer"] = {
         "anyOf": [
@@ -148,7 +165,7 @@ def recipe_json_schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "minLength": 1},
             "seed": {"type": "integer", "minimum": 0, "default": 42},
-            "data": {"anyOf": [data, {"type": "null"}]},
+            "data": {"anyOf": [*data_kinds, {"type": "null"}]},
             "model": model,
             "train": train,
         },

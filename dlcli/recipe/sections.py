@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dlcli.errors import Problem
+from dlcli.errors import DlcliError, Problem
 from dlcli.recipe.graph import parse_augment
 from dlcli.recipe.layers import did_you_mean
-from dlcli.recipe.spec import DataSpec, TrainSpec
+from dlcli.recipe.spec import DataSection, TrainSpec
 from dlcli.recipe.train_checks import check_train_numbers
 from dlcli.recipe.yamlread import KeyPath, Positions, make_problem
 
@@ -91,7 +91,9 @@ class SectionChecker:
             return None
         return raw
 
-    def data(self, raw: Any) -> DataSpec | None:
+    def data(self, raw: Any) -> DataSection | None:
+        from dlcli.data.kinds import DEFAULT_KIND, get_kind, validate_data_section
+
         if raw is None:
             return None
         if not isinstance(raw, dict):
@@ -110,10 +112,28 @@ class SectionChecker:
         for key in ("train", "validation"):
             if isinstance(values.get(key), str):
                 values[key] = self._path(values[key])
-        if values.get("kind") == "csv" and isinstance(values.get("features"), str):
-            values["features"] = [values["features"]]
-        spec = self._validate(DataSpec, values, ("data",))
-        if spec is None or len(self.problems) > before:
+        values.setdefault("kind", DEFAULT_KIND)
+        try:
+            kind = get_kind(values["kind"])
+        except DlcliError as exc:
+            self.problem(
+                ("data", "kind"),
+                exc.problem.message,
+                expected=exc.problem.expected,
+                received=values["kind"],
+                hint=exc.problem.hint,
+            )
+            return None
+        values = kind.section_values(values)
+        try:
+            spec = validate_data_section(values)
+        except ValidationError as exc:
+            for err in exc.errors():
+                # The union's errors start with the kind's tag: drop it, so the field path
+                # is the user's (``data.batch_size``), as for any other section.
+                self._map_error(kind.section, {**err, "loc": tuple(err["loc"])[1:]}, ("data",))
+            return None
+        if len(self.problems) > before:
             return None
         return spec.model_copy(update={"augment": augment})
 

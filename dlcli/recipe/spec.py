@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 INPUT = "input"  # the name a layer uses in ``inputs`` to mean the model input
 # Image channels per ``data.color_mode``: the one table decoders, model inputs and loaders use.
@@ -56,22 +64,25 @@ class LayerSpec(_Strict):
     __hash__ = None  # type: ignore[assignment]
 
 
-class DataSpec(_Strict):
-    kind: Literal["images", "csv"] = "images"
+class DataSection(_Strict):
+    """The fields every data kind's ``data:`` section has.
+
+    Each kind (one module under :mod:`dlcli.data.kinds`) subclasses this with ``kind`` fixed
+    to its name and its own fields; a recipe's ``data`` is the discriminated union of the
+    registered kinds' sections (``dlcli.data.kinds.data_spec()``), built when it is loaded.
+    """
+
+    kind: str
     train: Path
     validation: Path | None = None
     validation_split: Float | None = Field(default=None, gt=0.0, lt=1.0)
-    image_size: tuple[Int, Int] | None = None
-    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
     batch_size: Int = Field(default=32, ge=1)
     shuffle: Bool = True
     cache: Literal["memory", "disk", "none"] = "memory"
     augment: list[LayerSpec] = Field(default_factory=list)
-    label: str = "label"
-    features: list[str] | None = None
 
     @model_validator(mode="after")
-    def _one_validation_source(self) -> DataSpec:
+    def _one_validation_source(self) -> DataSection:
         if self.validation is not None and self.validation_split is not None:
             raise ValueError("give either 'validation' or 'validation_split', not both")
         return self
@@ -137,10 +148,21 @@ class TrainSpec(_Strict):
 class Recipe(_Strict):
     name: str
     seed: int = 42
-    data: DataSpec | None = None
+    data: SerializeAsAny[DataSection] | None = None
     model: ModelSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     source: Path | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_by_kind(cls, value: Any) -> Any:
+        # A mapping is validated as its kind's section (the registry's union, which includes
+        # kinds registered at run time); a ready section instance is kept as it is.
+        if isinstance(value, dict):
+            from dlcli.data.kinds import validate_data_section
+
+            return validate_data_section(value)
+        return value
 
     @property
     def effective_seed(self) -> int:

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlcli.data.kinds.base import Preprocessing
 from dlcli.errors import DataError, UsageError
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
-_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 
 
 @dataclass
 class Source:
     model: Any
     class_names: list[str] | None
-    preprocessing: dict[str, Any]
+    preprocessing: Preprocessing | None  # None: nothing tells what data the model takes
     stem: Path  # default output folders are named after this
     from_recipe: bool
 
@@ -47,12 +47,11 @@ def load_source(
         recipe = load_recipe(source)
         data = recipe.data
         model = build_model(recipe.model, recipe_input_shape(recipe), name=recipe.name)
-        prep: dict[str, Any] = {}
-        if data is not None and data.kind == "images":
-            prep = {
-                "image_size": list(data.image_size) if data.image_size else None,
-                "color_mode": data.color_mode,
-            }
+        prep = None
+        if data is not None:
+            from dlcli.data.kinds import kind_of
+
+            prep = kind_of(data).recipe_preprocessing(data)
         return Source(model, None, prep, source.with_suffix(""), True)
     from dlcli.modeling.loading import resolve_model
 
@@ -65,7 +64,7 @@ def load_source(
     return Source(
         loaded.model,
         list(names) if names else None,
-        dict(getattr(loaded, "preprocessing", None) or {}),
+        loaded.preprocessing,
         stem,
         False,
     )
@@ -76,28 +75,23 @@ def _safe(name: str) -> str:
 
 
 def _image_for(src: Source, path: Path) -> Any:
-    """Decode like training did: the run's image size and colour mode, else the model's."""
-    from dlcli.data.decode import SkippedFile, decode_image, peek_size
+    """One input read from ``path`` as the model's data kind reads it (images: decoded like
+    training did, with the run's image size and colour mode, else the model's)."""
+    from dlcli.data.kinds import get_kind, kind_for_shape
 
     shape = tuple(src.model.inputs[0].shape[1:])
-    if len(shape) != 3:
-        raise UsageError(
-            "--activations needs an image model",
-            expected="an input of shape (height, width, channels)",
-            received=str(shape),
-        )
-    size = src.preprocessing.get("image_size") or (
-        [shape[0], shape[1]] if shape[0] and shape[1] else None
-    )
-    if size is None:
-        size = peek_size(str(path))
-        if size is None:
-            raise DataError("cannot read the image", file=path)
-    mode = src.preprocessing.get("color_mode") or _MODES.get(shape[2] or 3, "rgb")
-    image = decode_image(path, (int(size[0]), int(size[1])), mode)
-    if isinstance(image, SkippedFile):
-        raise DataError(f"cannot use the image: {image.reason}", file=path)
-    return image
+    if src.preprocessing is not None:
+        kind = get_kind(src.preprocessing.kind)
+    else:
+        claimed = kind_for_shape(shape)
+        if claimed is None:
+            raise UsageError(
+                "--activations cannot tell what data this model reads",
+                expected="an input of shape (height, width, channels)",
+                received=str(shape),
+            )
+        kind = claimed[0]
+    return kind.activation_input(src.preprocessing, shape, path)
 
 
 def _check_all(paths: list[Path], overwrite: bool) -> None:

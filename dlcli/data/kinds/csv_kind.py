@@ -1,0 +1,195 @@
+"""The ``csv`` kind: a table with one row per example, numeric feature columns and a label.
+
+Training reads it through :func:`dlcli.data.tabular.read_csv` (every problem names file,
+line and column); ``evaluate --data FILE.csv`` and the export parity check read rows the
+same way, with the run's feature and label columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from dlcli.data.kinds.base import (
+    DataKind,
+    LabelledArrays,
+    LabelledData,
+    Preprocessing,
+    SampleInputs,
+    Shape,
+    class_index,
+)
+from dlcli.errors import DataError, UsageError
+from dlcli.recipe.spec import DataSection
+
+if TYPE_CHECKING:
+    from dlcli.data.bundle import DataBundle
+    from dlcli.data.decode import DecodedBatch
+    from dlcli.data.listing import SkippedFile
+
+NAME = "csv"
+
+
+class CsvData(DataSection):
+    """``data:`` for a CSV table: ``label`` names the class column, ``features`` the inputs
+    (default: every other column)."""
+
+    kind: Literal["csv"] = NAME
+    label: str = "label"
+    features: list[str] | None = None
+
+
+class CsvPreprocessing(Preprocessing):
+    """The feature columns in model-input order and the label column; ``num_features``
+    alone for a bare model whose column names are unknown."""
+
+    kind: Literal["csv"] = NAME
+    feature_columns: list[str] | None = None
+    label_column: str = "label"
+    num_features: int | None = Field(default=None, ge=1)
+
+
+class CsvKind(DataKind):
+    name = NAME
+    section = CsvData
+    preprocessing = CsvPreprocessing
+    inputs = "a CSV file"
+    input_noun = "CSV files"
+
+    def describe(self, section: DataSection) -> str:
+        assert isinstance(section, CsvData)
+        return f"csv (label column {section.label!r})"
+
+    def section_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(values.get("features"), str):
+            values["features"] = [values["features"]]
+        return values
+
+    def input_shape(self, section: DataSection) -> Shape | None:
+        """``(features,)``: ``data.features`` when listed, else every column of the CSV
+        header but the label (only the header line is read)."""
+        assert isinstance(section, CsvData)
+        if section.features:
+            return (len(section.features),)
+        header = csv_header(Path(section.train))
+        if section.label not in header:
+            raise DataError(
+                f"label column {section.label!r} not in the CSV header",
+                file=section.train,
+                field="data.label",
+                received=header,
+            )
+        return (len(header) - 1,)
+
+    def load_datasets(self, section: DataSection, *, seed: int, strict: bool) -> DataBundle:
+        from dlcli.data.tabular import load_csv_bundle
+
+        return load_csv_bundle(section, seed=seed)
+
+    def from_input_shape(self, shape: Shape) -> dict[str, Any] | None:
+        if len(shape) != 1:
+            return None
+        return {"num_features": shape[0]}
+
+    def find_inputs(
+        self, sources: Sequence[str], recursive: bool
+    ) -> tuple[list[str], list[SkippedFile]]:
+        raise UsageError(
+            "this model was trained on csv data, not images",
+            file=", ".join(sources),
+            expected="an image classifier",
+            hint="evaluate tabular models with `dlcli evaluate MODEL --data FILE.csv`",
+        )
+
+    def iter_inputs(
+        self,
+        prep: Preprocessing,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        batch_size: int,
+        workers: int | None,
+        source: Path | None,
+    ) -> Iterator[DecodedBatch]:
+        return self.find_inputs([os.fspath(p) for p in paths], False)  # type: ignore[return-value]
+
+    def labelled_data(
+        self, path: Path, prep: Preprocessing, class_names: list[str]
+    ) -> LabelledData:
+        import numpy as np
+
+        from dlcli.data.tabular import read_csv
+
+        assert isinstance(prep, CsvPreprocessing)
+        if path.is_dir():
+            raise UsageError(
+                "--data is a folder but this model is tabular", file=path, expected="a CSV file"
+            )
+        if not path.exists():
+            raise DataError("--data not found", file=path, expected="a .csv file")
+        features = list(prep.feature_columns) if prep.feature_columns else None
+        _, x, raw, _ = read_csv(path, prep.label_column, features)
+        index = class_index(class_names, sorted(set(raw)), path)
+        y = np.asarray([index[v] for v in raw], dtype=np.int64)
+        return LabelledArrays(str(path), y, lambda rows: x[rows])
+
+    def parity_inputs(
+        self,
+        prep: Preprocessing,
+        sample: Path | None,
+        run_data: dict[str, Any] | None,
+        limit: int,
+        source: Path,
+    ) -> SampleInputs:
+        import numpy as np
+
+        from dlcli.data.kinds.image_samples import spread
+        from dlcli.data.tabular import read_csv
+
+        assert isinstance(prep, CsvPreprocessing)
+        path = sample
+        if path is None:
+            for key in ("validation", "train"):
+                if run_data and run_data.get(key) and Path(run_data[key]).is_file():
+                    path = Path(run_data[key])
+                    break
+        if path is None:
+            raise UsageError(
+                "no sample rows for the parity check",
+                file=source,
+                hint="pass --sample FILE.csv with the model's feature columns and label column",
+            )
+        features = list(prep.feature_columns) if prep.feature_columns else None
+        _, x, _, _ = read_csv(Path(path), prep.label_column, features)
+        if len(x) == 0:
+            raise DataError("the CSV has no rows for the parity check", file=path)
+        rows = spread(list(range(len(x))), limit)
+        return SampleInputs(
+            np.asarray(x[rows], dtype=np.float32), f"{len(rows)} row(s) from {path}"
+        )
+
+    def serving_input(self, prep: Preprocessing, shape: list[int | None]) -> dict[str, Any]:
+        return {
+            "shape": shape,
+            "dtype": "float32",
+            "layout": "NF",
+            "value_range": None,
+            "note": "feed raw feature values in feature_columns order",
+        }
+
+
+def csv_header(path: Path) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            row = next(csv.reader(fh), None)
+    except OSError as exc:
+        raise DataError(f"cannot read the CSV file: {exc.strerror}", file=path) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError("not a readable CSV file", file=path, hint=str(exc)) from exc
+    if not row:
+        raise DataError("the CSV file has no header row", file=path)
+    return [name.strip() for name in row]
