@@ -126,3 +126,18 @@ def test_three_inputs_are_query_value_key() -> None:
     # A different key changes the result, so the third input really is the key.
     other = keras.Model(inp, flat(mha(q, v)))  # same weights, value used as key
     assert not np.allclose(model.predict(x, verbose=0), other.predict(x, verbose=0))
+
+
+def test_a_single_input_layer_given_two_is_refused_without_building() -> None:
+    text = (
+        "name: d\nmodel:\n  input: [4]\n  layers:\n"
+        "    - Dense: {units: 4, name: a}\n"
+        "    - Dense: {units: 4, name: b, inputs: input}\n"
+        "    - Dense: {units: 2, inputs: [a, b]}\n"
+    )
+    (problem,) = _problems(text)
+    assert problem.startswith("m.yaml:7:")
+    assert "Dense takes one input, received 2" in problem
+    assert "Add or Concatenate" in problem
+    # Merging layers take a list: the same two inputs are fine there.
+    load_recipe_text(text.replace("Dense: {units: 2, inputs", "Add: {inputs"), "m.yaml")

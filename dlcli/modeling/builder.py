@@ -153,25 +153,13 @@ def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> An
     shape_text = ", ".join(_shape_text(s) for s in shapes)
     cls = info.class_name if info else spec.type
     merging = cls in MERGING or (info is not None and info.category == "merging")
-    takes_several = merging or (info is not None and info.category == "attention")
     count_problem = info.input_count_problem(len(incoming)) if info else None
-    if count_problem and info is not None:
-        few = len(incoming) < info.required_call_args
-        same = ", ".join(["x"] * info.required_call_args)
+    if info is not None and count_problem:
         raise _error(
             f"{count_problem}: {shape_text}",
             spec,
             position=position,
-            hint=f"to use one tensor for all of them (e.g. self-attention): inputs: [{same}]"
-            if few
-            else "more inputs would be passed on as masks; list only the data tensors",
-        )
-    if len(incoming) > 1 and not (takes_several or (info and info.multi_input_call)):
-        raise _error(
-            f"takes one input, received {len(incoming)}: {shape_text}",
-            spec,
-            position=position,
-            hint="merge them first with Add or Concatenate",
+            hint=info.input_count_hint(len(incoming)),
         )
     if merging and len(incoming) < 2:
         raise _error(

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
+# Layer categories whose ``call`` takes its tensors as one list (Add, Concatenate, Attention).
+LIST_INPUT_CATEGORIES = ("merging", "attention")
 
 
 @dataclass(frozen=True)
@@ -71,19 +73,31 @@ class LayerInfo:
     def input_count_problem(self, count: int) -> str | None:
         """Why ``count`` inputs cannot be passed to this layer's ``call``, or None if they can.
 
-        Only for layers whose ``call`` takes several tensors as separate arguments: an extra
-        input would land in a mask argument (``MultiHeadAttention``'s 4th is ``query_mask``).
+        A layer whose ``call`` takes several tensors as separate arguments gets no more than
+        those (``MultiHeadAttention``'s 4th would land in ``query_mask``) and no fewer than
+        it needs; merging and attention layers take a list; every other layer takes one.
         """
+        if self.multi_input_call:
+            low, high = self.required_call_args, len(self.call_args)
+            if low <= count <= high:
+                return None
+            wanted = f"{low} to {high}" if low < high else str(high)
+            return (
+                f"{self.class_name} takes {wanted} inputs ({', '.join(self.call_args)}); "
+                f"received {count}"
+            )
+        if count <= 1 or self.category in LIST_INPUT_CATEGORIES:
+            return None
+        return f"{self.class_name} takes one input, received {count}"
+
+    def input_count_hint(self, count: int) -> str:
+        """The fix for :meth:`input_count_problem`."""
         if not self.multi_input_call:
-            return None
-        low, high = self.required_call_args, len(self.call_args)
-        if low <= count <= high:
-            return None
-        wanted = f"{low} to {high}" if low < high else str(high)
-        return (
-            f"{self.class_name} takes {wanted} inputs ({', '.join(self.call_args)}); "
-            f"received {count}"
-        )
+            return "merge them first with Add or Concatenate"
+        if count < self.required_call_args:
+            same = ", ".join(["x"] * self.required_call_args)
+            return f"to use one tensor for all of them (e.g. self-attention): inputs: [{same}]"
+        return "more inputs would be passed on as masks; list only the data tensors"
 
 
 @lru_cache(maxsize=1)

@@ -151,8 +151,8 @@ class LayerParser:
             else:
                 inputs = self._inputs(raw_inputs, (*args_path, "inputs"))
         ok = name is not False and inputs is not False
-        if ok and allow_inputs and not self._input_count_ok(info, inputs, args_path):
-            ok = False
+        if ok and allow_inputs:  # reported, but the entry is still wired (more problems)
+            self._check_input_count(info, inputs, args_path)
         for arg in args:
             if arg not in info.args:
                 hint = did_you_mean(arg, list(info.args))
@@ -204,20 +204,15 @@ class LayerParser:
             return None
         return _Entry(key, args, name or None, inputs or None, path)
 
-    def _input_count_ok(
+    def _check_input_count(
         self, info: catalog.LayerInfo, inputs: list[str] | None, args_path: KeyPath
-    ) -> bool:
-        """A layer taking tensors as separate call arguments gets no more and no fewer."""
+    ) -> None:
+        """As many inputs as the layer's ``call`` takes (see LayerInfo.input_count_problem)."""
         count = len(inputs) if inputs else 1
         why = info.input_count_problem(count)
-        if why is None:
-            return True
-        hint = None
-        if count < info.required_call_args:
-            same = ", ".join(["x"] * info.required_call_args)
-            hint = f"to use one tensor for all of them (e.g. self-attention): inputs: [{same}]"
-        self.problem((*args_path, "inputs") if inputs else args_path, why, hint=hint)
-        return False
+        if why is not None:
+            hint = info.input_count_hint(count)
+            self.problem((*args_path, "inputs") if inputs else args_path, why, hint=hint)
 
     def _unknown_layer(self, key: Any, path: KeyPath, blocks: set[str]) -> None:
         if not isinstance(key, str):
