@@ -67,14 +67,15 @@ def test_image_folder_bundle(image_folder: Path) -> None:
         "interpolation": "bilinear",
     }
     x, y = _all(b.make_train(3))
-    assert x.dtype == np.float32 and y.dtype == np.int32 and x.shape == (8, 16, 16, 1)
+    assert x.dtype == np.uint8 and y.dtype == np.int32 and x.shape == (8, 16, 16, 1)
     files = sorted(image_folder.glob("*/*.png"))
     np.testing.assert_array_equal(x, np.stack([_file_pixels(f) for f in files]))
     np.testing.assert_array_equal(y, [0] * 4 + [1] * 4)
 
 
 def test_rgb_and_resize_match_keras_dataset(image_folder: Path) -> None:
-    """Same pixels as keras.utils.image_dataset_from_directory (the usual hand-written path)."""
+    """The pixels of keras.utils.image_dataset_from_directory (the usual hand-written path),
+    rounded to whole numbers: dlcli streams and caches 8-bit pixels."""
     from dlcli.backend import keras
 
     b = load_datasets(
@@ -85,7 +86,8 @@ def test_rgb_and_resize_match_keras_dataset(image_folder: Path) -> None:
         image_folder, image_size=(10, 24), shuffle=False, batch_size=8, color_mode="rgb"
     )
     theirs, their_y = _all(ref)
-    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+    assert ours.dtype == np.uint8
+    np.testing.assert_allclose(ours, theirs, atol=0.5 + 1e-3)
     np.testing.assert_array_equal(ours_y, their_y)
 
 

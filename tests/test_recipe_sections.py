@@ -50,7 +50,7 @@ def test_data_paths_resolve_against_the_recipe_folder(tmp_path: Path) -> None:
         "images",
         "rgb",
         32,
-        "memory",
+        "auto",
     )
 
 
@@ -70,7 +70,13 @@ def test_train_forms() -> None:
         ("data:\n  train: x\n  shufle: false\n", "data.shufle", "did you mean 'shuffle'", (3, 3)),
         ("data:\n  image_size: [8, 8]\n", "data", "missing required key 'train'", (2, 3)),
         ("data:\n  train: x\n  image_size: 8\n", "data.image_size", "expected a list", (3, 15)),
-        ("data:\n  train: x\n  cache: ram\n", "data.cache", "one of 'memory'", (3, 10)),
+        ("data:\n  train: x\n  cache: ram\n", "data.cache", "one of 'auto', 'memory'", (3, 10)),
+        (
+            "data:\n  train: x\n  cache_budget: lots\n",
+            "data.cache_budget",
+            "a size such as 6GB, 512MiB or a number of bytes, or a share",
+            (3, 17),
+        ),
         ("train:\n  epochs: 0\n", "train.epochs", "greater than or equal to 1", (2, 11)),
         (
             "train:\n  optimizer: {name: sgd, momentum: [1]}\n  jit_compile: fast\n",

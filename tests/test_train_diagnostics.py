@@ -88,7 +88,8 @@ def test_inferred_image_size_and_size_variation(tmp_path: Path):
 
     same = make_image_folder(tmp_path / "same", per_class=3, size=16)
     bundle = load_datasets(load_recipe(recipe).data.model_copy(update={"train": same}), seed=1)
-    [note] = bundle.notes
+    note, cache = bundle.notes  # the size, then the pixel cache chosen (streaming)
+    assert cache.text.startswith("pixel cache: ")
     assert not note.warning
     assert note.text.startswith("image_size not set: using 16x16 (height x width), the size")
     assert "all 6 training images" in note.text

@@ -1,21 +1,18 @@
-"""``DataBundle``: decoded arrays in, ``tf.data`` pipelines out.
+"""``DataBundle``: training and validation splits in, ``tf.data`` pipelines out.
 
-Both image folders and CSV files end up as a feature array plus int class indices, so one
-pipeline serves both. The fast path (what beats a hand-written
-``image_dataset_from_directory`` loop) is: decode once, keep the decoded tensor (in memory,
-or memory-mapped on disk), shuffle *indices* with a buffer covering the whole set, gather
-whole batches at once, augment batched, prefetch.
+A split is either decoded arrays (:class:`ArraySplit`: CSV features, held in memory) or
+image files streamed and cached as uint8 (:class:`dlcli.data.streaming.ImageSplit`). Both
+give int class indices ``y``, the ``sources`` of each row, and a ``tf.data`` map from a
+batch of row positions to ``(x, y)``, so one pipeline serves both: index batches (each
+epoch's order a function of seed and epoch only), gathered or decoded in a parallel map,
+prefetched. Pixels stay uint8 to the model's compiled step, which converts them.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,40 +20,51 @@ from dlcli.data.decode import SkippedFile
 from dlcli.data.kinds.base import Preprocessing
 
 
+class Split(Protocol):
+    """What the pipelines need from a split (see the module docstring)."""
+
+    y: np.ndarray
+
+    @property
+    def sources(self) -> list[str]: ...
+
+    @property
+    def listed(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]: ...
+
+
 @dataclass
 class ArraySplit:
-    """One split: ``x[i]`` came from ``sources[i]`` (a file path, or ``file:line`` for CSV).
-
-    ``loader`` is set instead of a cached ``x`` when ``cache: none``: it decodes the
-    given rows again each time (float32 batch).
-    """
+    """One split of decoded rows: ``x[i]`` came from ``sources[i]`` (``file:line`` for CSV)."""
 
     y: np.ndarray
     sources: list[str]
-    x: np.ndarray | None = None
-    loader: Callable[[np.ndarray], np.ndarray] | None = None
+    x: np.ndarray
 
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def listed(self) -> int:
+        return len(self.y)
+
     def subset(self, idx: np.ndarray) -> ArraySplit:
         idx = np.asarray(idx, dtype=np.int64)
-        loader = None
-        x = self.x
-        base = self.loader
-        if isinstance(x, np.memmap):  # keep it on disk: index into it lazily
-            base, x = _memmap_fetch(x), None
-        if base is not None:
+        return ArraySplit(y=self.y[idx], sources=[self.sources[i] for i in idx], x=self.x[idx])
 
-            def loader(rows: np.ndarray, _idx: np.ndarray = idx, _base=base) -> np.ndarray:
-                return _base(_idx[rows])
+    def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
+        from dlcli.backend import tf
 
-        return ArraySplit(
-            y=self.y[idx],
-            sources=[self.sources[i] for i in idx],
-            x=None if x is None else x[idx],
-            loader=loader,
-        )
+        x_all = tf.constant(self.x)  # in RAM: batches gathered in a single op
+        y_all = tf.constant(self.y, dtype=tf.int32)
+
+        def gather(idx: Any) -> tuple[Any, Any]:
+            return tf.gather(x_all, idx), tf.gather(y_all, idx)
+
+        return gather
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,8 @@ class DataBundle:
 
     class_names: list[str]
     input_shape: tuple[int, ...]
-    train: ArraySplit
-    validation: ArraySplit | None
+    train: Split
+    validation: Split | None
     preprocessing: Preprocessing  # the kind's record, written to labels.json
     skipped: list[SkippedFile] = field(default_factory=list)
     seed: int = 0
@@ -120,9 +128,12 @@ class DataBundle:
         return _augmentation(self.augment) if self.augment else None
 
     def make_train_unshuffled(self, batch_size: int | None = None) -> Any:
-        """Every training example once, in order, never augmented: what preprocessing
-        layers adapt to (never the validation split)."""
-        return self._make(self.train, batch_size, shuffle=False, augment=False)
+        """Every training example once, in order, never augmented, as float32: what
+        preprocessing layers adapt to (never the validation split)."""
+        from dlcli.backend import tf
+
+        ds = self._make(self.train, batch_size, shuffle=False, augment=False)
+        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
 
     def make_validation(self, batch_size: int | None = None) -> Any:
         """Validation batches in a fixed order, never augmented; None if there is no split."""
@@ -132,17 +143,17 @@ class DataBundle:
 
     def _make(
         self,
-        split: ArraySplit,
+        split: Split,
         batch_size: int | None,
         *,
         shuffle: bool,
         augment: bool,
         epochs: tuple[int, int] | None = None,
-    ):
+    ) -> Any:
         from dlcli.backend import tf
 
         bs = int(batch_size or self.batch_size)
-        n = len(split)
+        n = split.listed
         autotune = tf.data.AUTOTUNE
         if epochs is not None:
             ds = _epoch_batches(n, bs, epochs, self.seed if shuffle else None)
@@ -151,29 +162,13 @@ class DataBundle:
             if shuffle:
                 ds = ds.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
             ds = ds.batch(bs)
-        y_all = tf.constant(split.y, dtype=tf.int32)
-        shape = (None, *self.input_shape)
-        if split.x is not None and not isinstance(split.x, np.memmap):
-            # Decoded data in RAM: one constant, batches gathered in a single op.
-            x_all = tf.constant(split.x)
-
-            def gather(idx):
-                return tf.gather(x_all, idx), tf.gather(y_all, idx)
-
-        else:
-            fetch = split.loader if split.x is None else _memmap_fetch(split.x)
-
-            def gather(idx):
-                x = tf.numpy_function(fetch, [idx], tf.float32, stateful=False)
-                x.set_shape(shape)
-                return x, tf.gather(y_all, idx)
-
+        gather = split.batch_fn(self.input_shape)
         ds = ds.map(gather, num_parallel_calls=autotune, deterministic=True)
         if augment and self.augment:
             layers = _augmentation(self.augment)
 
-            def apply(x, y):
-                return layers(x, training=True), y
+            def apply(x: Any, y: Any) -> tuple[Any, Any]:
+                return layers(tf.cast(x, tf.float32), training=True), y
 
             ds = ds.map(apply, num_parallel_calls=autotune)
         return ds.prefetch(autotune)
@@ -192,16 +187,6 @@ def _epoch_batches(n: int, bs: int, epochs: tuple[int, int], seed: int | None) -
 
     start, end = epochs
     return tf.data.Dataset.range(start + 1, end + 1).flat_map(one_epoch)
-
-
-def _memmap_fetch(arr: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    def fetch(idx: np.ndarray) -> np.ndarray:
-        order = np.argsort(idx)  # sorted reads are sequential on disk
-        out = np.empty((len(idx), *arr.shape[1:]), dtype=np.float32)
-        out[order] = arr[idx[order]]
-        return out
-
-    return fetch
 
 
 def _augmentation(specs: Sequence[Any]) -> Any:
@@ -236,20 +221,3 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
         val_idx.append(members[:k])
         train_idx.append(members[k:])
     return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
-
-
-def available_memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2 << 30
-
-
-def disk_array(shape: tuple[int, ...]) -> np.ndarray:
-    """A float32 memory-mapped array in a temporary folder removed with the array."""
-    folder = tempfile.mkdtemp(prefix="dlcli-cache-")
-    arr = np.lib.format.open_memmap(
-        os.path.join(folder, "decoded.npy"), mode="w+", dtype=np.float32, shape=shape
-    )
-    weakref.finalize(arr, shutil.rmtree, folder, True)
-    return arr

@@ -1,9 +1,10 @@
 """The one image decoder, shared by training and ``dlcli predict``.
 
 A model must see the same pixels at predict time as in training, so both go through
-:func:`decode_image`. It returns float32 ``H x W x C`` arrays in 0..255 (the model's own
-``Rescaling`` layer scales, as in the Keras tutorials) or a :class:`SkippedFile` saying why
-the file could not be used; it never raises for a bad file.
+:func:`decode_pixels`: ``H x W x C`` uint8 pixels (what training streams and caches) or a
+:class:`SkippedFile` saying why the file could not be used; it never raises for a bad file.
+:func:`decode_image` is the same pixels as float32 in 0..255 (the model's input: its own
+``Rescaling`` layer scales, as in the Keras tutorials).
 
 Choices, stated once:
 
@@ -15,10 +16,13 @@ Choices, stated once:
   do; ``rgba`` keeps it (opaque images get alpha 255).
 - Resizing: bilinear with half-pixel centres and no antialiasing, computed in NumPy to
   match ``tf.image.resize(..., "bilinear")`` as used by ``image_dataset_from_directory``
-  (identity when the image already has the target size). JPEGs at least 4x larger than the
-  target in both directions are first decoded at reduced scale (``Image.draft``, DCT
-  scaling), which is much faster and closer to an area average than plain bilinear.
+  (identity when the image already has the target size), then rounded to the nearest
+  integer (8-bit pixels, so training can cache them at a byte each). JPEGs at least 4x
+  larger than the target in both directions are first decoded at reduced scale
+  (``Image.draft``, DCT scaling), which is much faster and closer to an area average than
+  plain bilinear.
 - Images over :data:`MAX_PIXELS` are refused as possible decompression bombs.
+- 16-bit images end up 8-bit too (scaled, then rounded).
 - Speed: when TensorFlow is already loaded, :func:`iter_decoded_batches` decodes the plain
   RGB JPEGs of each batch in one TF call, which gives Pillow's pixels bit for bit (checked
   once per process, else off; ``DLCLI_TF_JPEG=0`` turns it off). Everything else, and every
@@ -132,6 +136,13 @@ def _axis_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, 
     return lo, hi, lerp
 
 
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Round float pixels to the nearest integer in 0..255 (uint8 input is returned as is)."""
+    if arr.dtype == np.uint8:
+        return arr
+    return np.clip(np.rint(arr), 0.0, 255.0).astype(np.uint8)
+
+
 def resize_bilinear(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize H x W x C like ``tf.image.resize(method="bilinear", antialias=False)``.
 
@@ -174,22 +185,31 @@ def _open_reason(path: str, head: bytes, exc: Exception) -> str:
 def decode_image(
     path: str | os.PathLike[str], image_size: tuple[int, int], color_mode: str = "rgb"
 ) -> np.ndarray | SkippedFile:
-    """Decode one file to float32 ``image_size + (channels,)``, or say why not."""
-    channels_for(color_mode)
-    result = _decode_pixels(os.fspath(path), image_size, color_mode)
+    """Decode one file to float32 ``image_size + (channels,)`` (whole numbers 0..255), or
+    say why not: :func:`decode_pixels` as the model's input."""
+    result = decode_pixels(path, image_size, color_mode)
     if isinstance(result, SkippedFile):
         return result
-    return result.astype(np.float32, copy=False)
+    return result.astype(np.float32)
+
+
+def decode_pixels(
+    path: str | os.PathLike[str], image_size: tuple[int, int], color_mode: str = "rgb"
+) -> np.ndarray | SkippedFile:
+    """Decode one file to uint8 ``image_size + (channels,)``, or say why not.
+
+    The pixels every command uses: training streams and caches them, ``predict``,
+    ``evaluate``, ``inspect`` and ``export`` feed them to the model as float32.
+    """
+    channels_for(color_mode)
+    size = (int(image_size[0]), int(image_size[1]))
+    return _decode_pixels(os.fspath(path), size, color_mode)
 
 
 def _decode_pixels(
     spath: str, image_size: tuple[int, int], color_mode: str
 ) -> np.ndarray | SkippedFile:
-    """:func:`decode_image` without the final cast: uint8 when no resize was needed.
-
-    Batches copy each image straight into one float32 buffer, so the cast happens there,
-    once per image and without a temporary array.
-    """
+    """:func:`decode_pixels` without the argument checks (uint8 pixels or the reason)."""
     try:
         size = os.stat(spath).st_size
     except FileNotFoundError:
@@ -254,9 +274,9 @@ def _decode_opened(img: Image.Image, image_size: tuple[int, int], color_mode: st
     img.load()
     ImageOps.exif_transpose(img, in_place=True)  # no copy when already upright
     arr = _to_mode(img, color_mode)
-    if arr.shape[:2] == (target_h, target_w):
-        return arr  # uint8 (float32 for 16-bit); the caller casts
-    return resize_bilinear(arr, (target_h, target_w))
+    if arr.shape[:2] != (target_h, target_w):
+        arr = resize_bilinear(arr, (target_h, target_w))
+    return to_uint8(arr)
 
 
 def _decode_chunk(

@@ -1,8 +1,11 @@
-"""Image folders (``<root>/<class>/*.png``) -> a decoded, cached :class:`DataBundle`.
+"""Image folders (``<root>/<class>/*.png``) -> a streaming :class:`DataBundle`.
 
-Every file is decoded once by :mod:`dlcli.data.decode` (the same path ``predict`` uses);
-files that fail are listed with their reason instead of being dropped silently (tf.data's
-``ignore_errors()`` would lose their names).
+Listing the folders and reading a sample of headers (for ``image_size``) is all that happens
+before training: the images are decoded while epoch 1 trains and cached as uint8
+(:mod:`dlcli.data.streaming`, :mod:`dlcli.data.cache`) by :mod:`dlcli.data.decode` (the same
+decoder ``predict`` uses). Files that fail are listed with their reason as they are found
+(tf.data's ``ignore_errors()`` would lose their names); ``strict`` decodes everything first
+and refuses any bad file before training.
 """
 
 from __future__ import annotations
@@ -14,30 +17,22 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data.bundle import (
-    ArraySplit,
-    DataBundle,
-    DataNote,
-    available_memory_bytes,
-    disk_array,
-    stratified_split,
-)
+from dlcli.data.bundle import DataBundle, DataNote, stratified_split
+from dlcli.data.cache import plan_cache
 from dlcli.data.decode import (
     INTERPOLATION,
     SkippedFile,
     _walk,
     channels_for,
-    decode_image,
     is_hidden,
-    iter_decoded_batches,
     peek_size,
 )
 from dlcli.data.kinds.image_kind import ImagePreprocessing
 from dlcli.data.listing import find_images
+from dlcli.data.streaming import ImageSplit, PixelBank, SkipLog
 from dlcli.errors import DataError, Problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-MEMORY_FRACTION = 0.5  # cache: memory falls back to disk above this share of free RAM
 SIZE_SAMPLE = 2000  # image headers read to choose image_size when the recipe gives none
 VARIATION = 2.0  # warn when inferred-size training images differ more than this in H or W
 
@@ -87,67 +82,6 @@ def list_class_folder(root: Path, what: str) -> tuple[list[str], dict[str, list[
     return classes, files
 
 
-def _decode_all(
-    paths: list[str],
-    labels: np.ndarray,
-    image_size: tuple[int, int],
-    color_mode: str,
-    cache: str,
-    batch_size: int,
-) -> tuple[ArraySplit, list[SkippedFile]]:
-    channels = channels_for(color_mode)
-    shape = (len(paths), *image_size, channels)
-    if cache == "none":
-        return _lazy_split(paths, labels, image_size, color_mode)
-    nbytes = int(np.prod(shape)) * 4
-    use_disk = cache == "disk" or nbytes > MEMORY_FRACTION * available_memory_bytes()
-    out = disk_array(shape) if use_disk else np.empty(shape, dtype=np.float32)
-    good_paths: list[str] = []
-    good_labels: list[int] = []
-    skipped: list[SkippedFile] = []
-    label_of = dict(zip(paths, labels.tolist(), strict=True))
-    k = 0
-    for batch in iter_decoded_batches(paths, image_size, color_mode, batch_size=batch_size):
-        n = len(batch.paths)
-        out[k : k + n] = batch.images
-        k += n
-        good_paths.extend(batch.paths)
-        good_labels.extend(label_of[p] for p in batch.paths)
-        skipped.extend(batch.errors)
-    x = out[:k]
-    if use_disk:
-        x.flush()
-    return ArraySplit(y=np.asarray(good_labels, np.int64), sources=good_paths, x=x), skipped
-
-
-def _lazy_split(
-    paths: list[str], labels: np.ndarray, image_size: tuple[int, int], color_mode: str
-) -> tuple[ArraySplit, list[SkippedFile]]:
-    """``cache: none``: check every file once now, decode again per batch while training."""
-    good: list[str] = []
-    good_labels: list[int] = []
-    skipped: list[SkippedFile] = []
-    label_of = dict(zip(paths, labels.tolist(), strict=True))
-    for batch in iter_decoded_batches(paths, image_size, color_mode, batch_size=64):
-        good.extend(batch.paths)
-        good_labels.extend(label_of[p] for p in batch.paths)
-        skipped.extend(batch.errors)
-    files = np.asarray(good, dtype=object)
-
-    def loader(rows: np.ndarray) -> np.ndarray:
-        arrays = []
-        for p in files[rows]:
-            result = decode_image(p, image_size, color_mode)
-            if isinstance(result, SkippedFile):  # changed on disk since the check
-                raise DataError(
-                    f"image became unreadable during training: {result.reason}", file=result.path
-                )
-            arrays.append(result)
-        return np.stack(arrays)
-
-    return ArraySplit(y=np.asarray(good_labels, np.int64), sources=good, loader=loader), skipped
-
-
 def _flatten(classes: list[str], files: dict[str, list[str]]) -> tuple[list[str], np.ndarray]:
     paths: list[str] = []
     labels: list[int] = []
@@ -158,13 +92,15 @@ def _flatten(classes: list[str], files: dict[str, list[str]]) -> tuple[list[str]
 
 
 def _check_every_class_readable(
-    split: ArraySplit, classes: list[str], files: dict[str, list[str]], root: Path, what: str
+    split: ImageSplit, classes: list[str], root: Path, what: str
 ) -> None:
-    counts = np.bincount(split.y, minlength=len(classes))
+    """Each class needs one readable image: its files are tried in order until one decodes
+    (usually the first; the pixels stay in the cache), not the whole folder."""
     problems = []
     for i, cls in enumerate(classes):
-        if counts[i] == 0:
-            found = len(files[cls])
+        positions = np.flatnonzero(split.y == i)
+        if not split.first_readable(positions):
+            found = len(positions)
             problems.append(
                 Problem(
                     f"class folder has no readable images ({found} image files, all skipped)"
@@ -181,7 +117,6 @@ def _check_every_class_readable(
 def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBundle:
     color_mode = getattr(spec, "color_mode", "rgb") or "rgb"
     channels = channels_for(color_mode)
-    cache = getattr(spec, "cache", "memory") or "memory"
     batch_size = int(getattr(spec, "batch_size", 32) or 32)
     train_root = Path(spec.train)
     classes, files = list_class_folder(train_root, "training")
@@ -220,22 +155,35 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
         notes.append(DataNote(_ignored_text(ignored)))
 
     paths, labels = _flatten(classes, files)
-    train, skipped = _decode_all(paths, labels, image_size, color_mode, cache, 256)
+    vpaths, vlabels = _flatten(val_classes, val_files) if val_root else ([], labels[:0])
+    shape = (*image_size, channels)
+    plan = plan_cache(
+        getattr(spec, "cache", "auto") or "auto",
+        len(paths) + len(vpaths),
+        int(np.prod(shape)),
+        getattr(spec, "cache_budget", None),
+    )
+    notes.append(DataNote(plan.describe(), warning=plan.over_budget))
+    skipped = SkipLog()
+    everything = paths + vpaths
+    store = plan.store(len(everything), shape)
+    bank = PixelBank(everything, image_size, color_mode, store, skipped)
+    train = ImageSplit(bank, np.arange(len(paths)), labels)
     validation = None
     if val_root is not None:
-        vpaths, vlabels = _flatten(val_classes, val_files)
-        validation, vskipped = _decode_all(vpaths, vlabels, image_size, color_mode, cache, 256)
-        skipped.extend(vskipped)
-    if strict and skipped:
-        raise DataError(
-            problems=[
-                Problem(f"unusable image: {s.reason}", file=s.path, hint="--strict is on")
-                for s in skipped
-            ]
-        )
-    _check_every_class_readable(train, classes, files, train_root, "training")
-    if validation is not None:
-        _check_every_class_readable(validation, classes, val_files, val_root, "validation")
+        validation = ImageSplit(bank, np.arange(len(paths), len(everything)), vlabels)
+    if strict:
+        bank.scan(np.arange(len(everything)))
+        if skipped:
+            raise DataError(
+                problems=[
+                    Problem(f"unusable image: {s.reason}", file=s.path, hint="--strict is on")
+                    for s in skipped
+                ]
+            )
+    _check_every_class_readable(train, classes, train_root, "training")
+    if validation is not None and val_root is not None:
+        _check_every_class_readable(validation, classes, val_root, "validation")
 
     split = getattr(spec, "validation_split", None)
     if split:

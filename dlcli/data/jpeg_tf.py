@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from dlcli.data.decode import _DRAFT_FACTOR, MAX_PIXELS, resize_bilinear
+from dlcli.data.decode import _DRAFT_FACTOR, MAX_PIXELS, resize_bilinear, to_uint8
 
 _JPEG_LOCK = threading.Lock()
 _jpeg_decoders: dict[int, Callable[[list[bytes]], np.ndarray] | None] = {}  # by DCT scale
@@ -72,7 +72,7 @@ def batch_decode_jpegs(paths: Sequence[str], image_size: tuple[int, int]) -> dic
             continue
         same = (h, w) == tuple(image_size)
         for (i, _), arr in zip(items, arrays, strict=True):
-            out[i] = arr if same else resize_bilinear(arr, image_size)
+            out[i] = arr if same else to_uint8(resize_bilinear(arr, image_size))
     return out
 
 

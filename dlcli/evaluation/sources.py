@@ -67,12 +67,13 @@ def run_validation_source(
     names = [str(c) for c in bundle.class_names]
     index = class_index(model_names, names, recipe_path)
     y = np.asarray([index[n] for n in names], dtype=np.int64)[split.y]
-    if split.x is not None:
-        x = split.x
-
-        def fetch(rows: np.ndarray) -> np.ndarray:
-            return np.asarray(x[rows], dtype=np.float32)
-    else:
-        fetch = split.loader
     desc = f"validation split ({spec.validation_split:g} of {spec.train}, seed {bundle.seed})"
+    x = getattr(split, "x", None)
+    if x is None:  # files streamed in training: decoded in batches like --data, bad ones listed
+        label_of = dict(zip(split.sources, y.tolist(), strict=True))
+        return LabelledFiles(desc, list(split.sources), label_of)
+
+    def fetch(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(x[rows], dtype=np.float32)
+
     return LabelledArrays(desc, y, fetch, list(bundle.skipped))

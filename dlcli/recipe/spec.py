@@ -8,6 +8,7 @@ The user-facing YAML syntax (shorthands, blocks, ``repeat``) is parsed into thes
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,10 @@ COLOR_MODE_BY_CHANNELS = {n: mode for mode, n in CHANNELS_BY_COLOR_MODE.items()}
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
 Bool = Annotated[bool, Strict()]
+
+
+# data.cache_budget: a number of bytes, a size with a unit, or a share of the available memory.
+CACHE_BUDGET_PATTERN = re.compile(r"(?i)^\s*\d+(\.\d+)?\s*(%|[kmgt]i?b|b)?\s*$")
 
 
 class _Strict(BaseModel):
@@ -78,8 +83,24 @@ class DataSection(_Strict):
     validation_split: Float | None = Field(default=None, gt=0.0, lt=1.0)
     batch_size: Int = Field(default=32, ge=1)
     shuffle: Bool = True
-    cache: Literal["memory", "disk", "none"] = "memory"
+    cache: Literal["auto", "memory", "disk", "none"] = "auto"
+    cache_budget: int | str | None = None
     augment: list[LayerSpec] = Field(default_factory=list)
+
+    @field_validator("cache_budget", mode="before")
+    @classmethod
+    def _size_or_share(cls, value: Any) -> Any:
+        good = (
+            value is None
+            or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+            or (isinstance(value, str) and CACHE_BUDGET_PATTERN.match(value) is not None)
+        )
+        if not good:
+            raise ValueError(
+                "expected a size such as 6GB, 512MiB or a number of bytes, or a share of the "
+                "available memory such as 40%"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_validation_source(self) -> DataSection:

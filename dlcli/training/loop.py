@@ -32,6 +32,12 @@ from dlcli.training.schedules import Schedule
 _ACCURACY = ("accuracy", "acc")
 
 
+def as_float(x: Any) -> Any:
+    """Image batches arrive as uint8 (a quarter of float32's bytes from the input pipeline);
+    the model takes float32 0..255, converted here, inside the compiled step."""
+    return tf.cast(x, tf.float32) if x.dtype.is_integer else x
+
+
 def make_loss(name: str) -> Any:
     """A per-example loss (no reduction) from a Keras loss name."""
     try:
@@ -148,6 +154,7 @@ class StepFunctions:
         return grads, per_example + reg, pred
 
     def _replica_train(self, x: Any, y: Any) -> Any:
+        x = as_float(x)
         if self.augment is not None:
             x = self.augment(x, training=True)
         grads, losses, pred = self._forward_backward(x, y)
@@ -159,7 +166,7 @@ class StepFunctions:
         return tf.reduce_sum(losses) / self.global_batch_size
 
     def _replica_validate(self, x: Any, y: Any) -> None:
-        pred = self.model(x, training=False)
+        pred = self.model(as_float(x), training=False)
         losses = self._per_example(y, pred)
         if self.model.losses:
             losses += tf.add_n(self.model.losses)
