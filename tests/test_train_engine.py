@@ -166,7 +166,7 @@ def test_csv_run_and_missing_validation_monitor(tmp_path: Path):
     assert any("no validation data" in w for w in started.warnings)
     labels = json.loads((tmp_path / "run" / "labels.json").read_text())
     assert labels == {
-        "class_names": ["no", "yes"], "kind": "csv",
+        "class_names": ["no", "yes"], "version": 1, "kind": "csv",
         "feature_columns": ["f1", "f2", "f3"], "label_column": "label",
     }  # fmt: skip
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -38,9 +38,6 @@ Exit codes: 0 exported; 1 conversion or parity check failed; 2 a usage error
 (unknown format, existing output without --overwrite, unsafe model, ...).
 """
 
-FORMAT_CHOICES = ("saved_model", "tflite", "onnx")
-QUANTIZE_CHOICES = ("none", "float16", "dynamic")
-
 
 def register(app: typer.Typer) -> None:
     @app.command("export", help=HELP)
@@ -98,31 +95,17 @@ def _check_options(fmt: str, quantize: str, tolerance: float | None) -> str:
     import math
 
     from dlcli.errors import UsageError
+    from dlcli.export.formats import check_quantize, quantize_choices
+    from dlcli.modeling.formats import get_format  # light: TensorFlow loads inside formats
 
-    name = fmt.strip().lower().replace("-", "_")
-    name = {"savedmodel": "saved_model", "tf_saved_model": "saved_model", "litert": "tflite"}.get(
-        name, name
-    )
-    if name not in FORMAT_CHOICES:
-        import difflib
-
-        close = difflib.get_close_matches(name, FORMAT_CHOICES, n=1)
-        raise UsageError(
-            "unknown export format",
-            field="--format",
-            expected=" | ".join(FORMAT_CHOICES),
-            received=fmt,
-            hint=f"did you mean {close[0]!r}?" if close else None,
-        )
-    if quantize not in QUANTIZE_CHOICES:
+    name = get_format(fmt).name
+    if quantize not in quantize_choices():
         raise UsageError(
             "unknown quantization",
             field="--quantize",
-            expected=" | ".join(QUANTIZE_CHOICES),
+            expected=" | ".join(quantize_choices()),
             received=quantize,
         )
-    from dlcli.export.formats import check_quantize  # light: TensorFlow loads inside functions
-
     check_quantize(name, quantize)
     if tolerance is not None and (not math.isfinite(tolerance) or tolerance < 0):
         raise UsageError(

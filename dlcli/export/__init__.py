@@ -1,6 +1,8 @@
-"""Export trained models to SavedModel, TFLite and ONNX, with a parity check against Keras."""
+"""Export trained models to SavedModel, TFLite and ONNX (the formats registered in
+:mod:`dlcli.modeling.formats`), with a parity check against Keras."""
 
 from dlcli.export.engine import ExportResult, default_output, export_model
-from dlcli.export.formats import FORMATS, QUANTIZE
+from dlcli.export.formats import quantize_choices
+from dlcli.modeling.formats import format_names
 
-__all__ = ["FORMATS", "QUANTIZE", "ExportResult", "default_output", "export_model"]
+__all__ = ["ExportResult", "default_output", "export_model", "format_names", "quantize_choices"]

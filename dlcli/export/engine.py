@@ -30,14 +30,12 @@ import numpy as np
 from dlcli import interrupts
 from dlcli.errors import DlcliError, OutputExistsError, RunFailure, UsageError
 from dlcli.export.formats import (
-    FORMATS,
-    QUANTIZE,
-    SUFFIX,
     check_requirements,
     embed_metadata,
+    quantize_choices,
     write_model,
 )
-from dlcli.modeling.loading import is_saved_model_dir
+from dlcli.modeling.formats import get_format
 
 DEFAULT_TOLERANCE = {"none": 1e-4, "float16": 1e-2, "dynamic": 5e-2}
 
@@ -77,41 +75,38 @@ class ExportResult:
 
 def default_output(source: Path, run_dir: Path | None, fmt: str) -> Path:
     """``<run>/export/model.tflite`` (``saved_model/``) for a run; else beside the file."""
+    export_format = get_format(fmt)
     if run_dir is not None:
-        name = "saved_model" if fmt == "saved_model" else "model" + SUFFIX[fmt]
-        return run_dir / "export" / name
-    stem = source.stem
-    name = f"{stem}_saved_model" if fmt == "saved_model" else stem + SUFFIX[fmt]
-    return source.with_name(name)
+        return run_dir / "export" / export_format.default_name(source.stem, in_run=True)
+    return source.with_name(export_format.default_name(source.stem, in_run=False))
 
 
 def _metadata_target(out: Path, fmt: str) -> Path:
-    from dlcli.modeling.runtimes import SAVED_MODEL_METADATA
-
-    if fmt == "saved_model":
-        return out / SAVED_MODEL_METADATA
-    return out.with_name(out.name + ".json")
+    return get_format(fmt).metadata_path(out)
 
 
 def _check_destination(out: Path, fmt: str, overwrite: bool) -> None:
-    if fmt != "saved_model" and out.suffix.lower() != SUFFIX[fmt]:
+    export_format = get_format(fmt)
+    suffix, folder = export_format.suffix, export_format.is_folder
+    if not folder and out.suffix.lower() != suffix:
         raise UsageError(
-            f"--out for {fmt} must end in {SUFFIX[fmt]}",
+            f"--out for {fmt} must end in {suffix}",
             file=out,
             field="--out",
             received=out.name,
         )
-    if out.exists() and fmt != "saved_model" and out.is_dir():
-        raise UsageError("--out is a directory", file=out, expected=f"a {SUFFIX[fmt]} file path")
-    if out.exists() and fmt == "saved_model" and not out.is_dir():
+    if out.exists() and not folder and out.is_dir():
+        raise UsageError("--out is a directory", file=out, expected=f"a {suffix} file path")
+    if out.exists() and folder and not out.is_dir():
         raise UsageError("--out exists and is not a directory", file=out, field="--out")
-    if fmt == "saved_model" and out.is_dir() and any(out.iterdir()) and not is_saved_model_dir(out):
+    if folder and out.is_dir() and any(out.iterdir()) and not export_format.claims(out):
         # --overwrite replaces the whole folder: never a folder of other files.
         raise UsageError(
-            "--out is a folder that is not a SavedModel; it would be replaced entirely",
+            f"--out is a folder that is not a {export_format.title}; it would be replaced entirely",
             file=out,
             field="--out",
-            hint="name a new folder, e.g. --out " + str(out / "saved_model"),
+            hint="name a new folder, e.g. --out "
+            + str(out / export_format.default_name(out.name, in_run=True)),
         )
     for path in (out, _metadata_target(out, fmt)):
         if path.exists() and not overwrite:
@@ -150,13 +145,14 @@ def export_model(
     from dlcli.export.metadata import build_metadata
     from dlcli.export.samples import parity_samples
     from dlcli.modeling.loading import resolve_model
-    from dlcli.modeling.runtimes import exported_runner
 
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", field="--format", expected=" | ".join(FORMATS))
-    if quantize not in QUANTIZE:
+    export_format = get_format(fmt)
+    fmt = export_format.name
+    if quantize not in quantize_choices():
         raise UsageError(
-            f"unknown quantization {quantize!r}", field="--quantize", expected=" | ".join(QUANTIZE)
+            f"unknown quantization {quantize!r}",
+            field="--quantize",
+            expected=" | ".join(quantize_choices()),
         )
     if tolerance is not None and (not np.isfinite(tolerance) or tolerance < 0):
         raise UsageError("--tolerance must be >= 0", field="--tolerance", received=tolerance)
@@ -185,7 +181,7 @@ def export_model(
         staged = staging / out.name
         write_model(loaded.model, fmt, staged, quantize=quantize)
         try:
-            runner = exported_runner(staged, fmt)
+            runner = export_format.runner(staged)
         except DlcliError as exc:  # our converter wrote something its runtime rejects
             raise RunFailure(
                 f"the exported {fmt} model cannot be run: {exc.problem.message}",
@@ -221,7 +217,7 @@ def export_model(
             quantize=quantize,
         )
         text = json.dumps(meta, indent=2) + "\n"
-        embed_metadata(staged, fmt, json.dumps(meta))  # .onnx/.tflite: inside the file too
+        embed_metadata(staged, fmt, json.dumps(meta))  # where the format has room: inside too
         staged_meta = _metadata_target(staged, fmt)
         staged_meta.parent.mkdir(parents=True, exist_ok=True)
         staged_meta.write_text(text, encoding="utf-8")
@@ -271,7 +267,7 @@ def _fsync_tree(root: Path) -> None:
 
 def _move_into_place(staged: Path, staged_meta: Path, out: Path, fmt: str) -> None:
     """Rename the checked export onto the destination (``--overwrite`` already checked)."""
-    if fmt == "saved_model":
+    if get_format(fmt).is_folder:
         old = None
         with interrupts.held():  # both renames or neither: never a hidden old folder alone
             if out.exists():  # rename aside first, so a failure never leaves a mix of both
@@ -282,7 +278,7 @@ def _move_into_place(staged: Path, staged_meta: Path, out: Path, fmt: str) -> No
                 shutil.rmtree(old, ignore_errors=True)
         return
     # The sidecar first: a model file never appears without its metadata.
-    os.replace(staged_meta, out.with_name(out.name + ".json"))
+    os.replace(staged_meta, get_format(fmt).metadata_path(out))
     os.replace(staged, out)
 
 

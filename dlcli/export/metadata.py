@@ -1,7 +1,7 @@
 """The metadata bundled with every exported model, so it can be served without dlcli.
 
 Written as JSON beside the model file (``model.tflite`` -> ``model.tflite.json``) or into a
-SavedModel's ``assets/labels.json`` (see :func:`dlcli.modeling.runtimes.metadata_path`).
+SavedModel's ``assets/labels.json`` (each format says where: ``ExportFormat.metadata_path``).
 It holds the ``labels.json`` keys of the run (class names, the preprocessing ``version``,
 ``kind`` and the kind's fields: image size, colour mode, ..., or the CSV feature columns)
 plus what a server must know to feed

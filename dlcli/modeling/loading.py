@@ -24,6 +24,8 @@ from typing import Any
 from dlcli.data.kinds import DataKind, Preprocessing, get_kind
 from dlcli.data.kinds.labels import LABELS_FILE, model_preprocessing
 from dlcli.errors import ModelLoadError, UnsafeModelError
+from dlcli.modeling.formats import exported_suffixes, format_of_path
+from dlcli.modeling.formats.saved_model import is_saved_model_dir
 from dlcli.modeling.model_settings import (
     check_label_count,
     names_or_none,
@@ -34,8 +36,8 @@ from dlcli.modeling.safety import TRUST_HINT, check_config_safety, check_keras_a
 BEST_MODEL = "best.keras"
 FINAL_MODEL = "model.keras"
 RUN_MODEL_FILES = (BEST_MODEL, FINAL_MODEL)  # the order a run directory resolves in
-EXPORTED_SUFFIXES = (".tflite", ".onnx")
 LEGACY_SUFFIXES = (".h5", ".hdf5")
+KERAS = "keras"  # LoadedModel.format of a Keras model; exported ones name their format
 
 
 @dataclass
@@ -124,12 +126,6 @@ def describe_choice(requested: str | Path, source: Path) -> str | None:
     return None
 
 
-def is_saved_model_dir(path: Path) -> bool:
-    return path.is_dir() and (
-        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
-    )
-
-
 def _keras_path(path: str | Path, *, final: bool = False) -> Path:
     p = Path(path)
     if final and not p.is_dir():
@@ -198,7 +194,7 @@ def load_model_file(path: str | Path, *, trust: bool = False, final: bool = Fals
                 hint=f"re-save as .keras (model.save('model.keras')), or {TRUST_HINT}",
             )
         return _keras_load(p, safe_mode=False)
-    if suffix in EXPORTED_SUFFIXES:
+    if suffix in exported_suffixes():
         raise ModelLoadError(
             f"a {suffix} file is an exported model, not a Keras model",
             file=p,
@@ -261,9 +257,10 @@ def resolve_model(
     p = Path(path)
     if not p.exists() or final:
         _keras_path(p, final=final)  # raises the not-found and --final errors
-    fmt = _format_of(p)
+    exported = None if p.is_dir() and model_file_in(p) is not None else format_of_path(p)
+    fmt = KERAS if exported is None else exported.name
     metadata: dict[str, Any] | None
-    if fmt == "keras":
+    if exported is None:
         model_path = _keras_path(p, final=final)
         run_dir = _run_dir_of(model_path)
         model = load_model_file(model_path, trust=trust)
@@ -271,8 +268,8 @@ def resolve_model(
         metadata = runtimes.read_json_object(run_dir / LABELS_FILE) if run_dir else None
     else:
         model_path, run_dir, model = p, None, None
-        runner = runtimes.exported_runner(p, fmt)
-        metadata = runtimes.read_metadata(p, runner.embedded_metadata)
+        runner = exported.runner(p)
+        metadata = runtimes.read_metadata(p, exported.metadata_path(p), runner.embedded_metadata)
     class_names: list[str] | None = None
     if metadata is not None:
         class_names = names_or_none(metadata.get("class_names"), model_path)
@@ -280,11 +277,11 @@ def resolve_model(
     if labels is not None:
         class_names, overrides = runtimes.read_labels_file(Path(labels))
     check_label_count(class_names, runner.output_units, labels or model_path)
-    prep_source = labels or (run_dir / LABELS_FILE if run_dir and fmt == "keras" else p)
+    prep_source = labels or (run_dir / LABELS_FILE if run_dir and exported is None else p)
     # A run's labels.json is all preprocessing; an export's metadata also describes the
     # graph, the parity check and versions, which are not.
     preprocessing = model_preprocessing(
-        tuple(runner.input_shape), metadata, overrides, prep_source, known_only=fmt != "keras"
+        tuple(runner.input_shape), metadata, overrides, prep_source, known_only=exported is not None
     )
     warnings = [] if class_names is not None else [no_class_names_warning(model_path, fmt)]
     return LoadedModel(
@@ -298,19 +295,6 @@ def resolve_model(
         output_units=runner.output_units,
         warnings=warnings,
     )
-
-
-def _format_of(p: Path) -> str:
-    if p.is_dir():
-        if model_file_in(p) is None and is_saved_model_dir(p):
-            return "saved_model"
-        return "keras"
-    suffix = p.suffix.lower()
-    if suffix == ".tflite":
-        return "tflite"
-    if suffix == ".onnx":
-        return "onnx"
-    return "keras"
 
 
 def _run_dir_of(model_path: Path) -> Path | None:

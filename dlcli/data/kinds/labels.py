@@ -25,7 +25,9 @@ LABELS_FILE = "labels.json"
 
 def labels_json(class_names: Sequence[str], prep: Preprocessing) -> dict[str, Any]:
     """What a run writes to ``labels.json`` (and an export copies into its metadata)."""
-    return {"class_names": [str(n) for n in class_names], **prep.model_dump(mode="json")}
+    # Unset optional fields (None) are left out: reading a file back gives the same record.
+    fields = prep.model_dump(mode="json", exclude_none=True)
+    return {"class_names": [str(n) for n in class_names], **fields}
 
 
 def read_preprocessing(fields: Mapping[str, Any], source: Path) -> Preprocessing:

@@ -1,0 +1,159 @@
+"""ONNX: one ``.onnx`` file, run by onnxruntime; needs the ``export`` extra.
+
+Keras' own ``format="onnx"`` hands ``tf2onnx`` the live concrete function, and tf2onnx
+turns captured tensors that are not variables (an adapted ``Normalization`` layer's mean
+and variance) into extra graph *inputs*. So the function is frozen first (every capture
+becomes a constant) and the frozen GraphDef converted, its tensors named ``input`` and
+``output``. The metadata JSON is also stored in the file's ``metadata_props`` (key
+``dlcli``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import ModelLoadError, RunFailure, UsageError
+from dlcli.modeling.formats import ExportFormat
+from dlcli.modeling.runtimes import Runner, as_batch, dims, units
+from dlcli.modeling.tflite_metadata import EMBEDDED_METADATA_KEY
+
+
+class OnnxFormat(ExportFormat):
+    name = "onnx"
+    title = "ONNX"
+    suffix = ".onnx"
+    packages = (("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime"))
+
+    def missing_packages(self) -> list[str]:
+        import dlcli.backend  # noqa: F401  (tf2onnx imports TensorFlow: let ours be first, quiet)
+
+        return super().missing_packages()
+
+    def write(self, model: Any, path: Path, *, quantize: str) -> None:
+        _write_onnx(model, path)
+        _check_onnx(path)
+
+    def runner(self, path: Path) -> Runner:
+        return onnx_runner(path)
+
+    def embed_metadata(self, path: Path, text: str) -> None:
+        embed_onnx_metadata(path, text)
+
+
+def _write_onnx(model: Any, path: Path) -> None:
+    import tf2onnx
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    from dlcli.backend import tf
+
+    try:  # tf2onnx 1.17 still uses NumPy 1 aliases; Keras ships the shim it uses itself
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+        patch_tf2onnx()
+    except ImportError:
+        pass
+    shape = [None, *model.inputs[0].shape[1:]]
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec(shape, tf.float32, name="input")
+    )
+    frozen = convert_variables_to_constants_v2(fn)
+    if len(frozen.outputs) != 1:
+        raise UsageError(
+            f"ONNX export supports models with one output; this one has {len(frozen.outputs)}"
+        )
+    proto, _ = tf2onnx.convert.from_graph_def(
+        frozen.graph.as_graph_def(),
+        input_names=[t.name for t in frozen.inputs],
+        output_names=[t.name for t in frozen.outputs],
+    )
+    _rename_io(proto, frozen.inputs[0].name, "input", batch="batch")
+    _rename_io(proto, frozen.outputs[0].name, "output", batch="batch")
+    import onnx
+
+    onnx.save(proto, str(path))
+
+
+def _rename_io(proto: Any, old: str, new: str, *, batch: str) -> None:
+    """Rename a graph input/output everywhere it is used; name its free first dimension."""
+    graph = proto.graph
+    for value in (*graph.input, *graph.output):
+        if value.name == old:
+            value.name = new
+            dims = value.type.tensor_type.shape.dim
+            if dims and not dims[0].HasField("dim_value"):
+                dims[0].dim_param = batch
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+
+
+def _check_onnx(path: Path) -> None:
+    """Validate the graph with ``onnx.checker`` when the ``onnx`` package is present."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:
+        raise RunFailure(f"the exported ONNX graph is invalid ({exc})", file=path) from exc
+
+
+def embed_onnx_metadata(path: Path, text: str) -> None:
+    """Also store the metadata JSON in the ONNX file's ``metadata_props`` (key ``dlcli``).
+
+    Servers that only ship the ``.onnx`` file can still read the class names from it
+    (``onnxruntime.InferenceSession(...).get_modelmeta().custom_metadata_map``).
+    """
+    try:
+        import onnx
+    except ImportError:
+        return
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key = "dlcli"
+    entry.value = text
+    onnx.save(proto, str(path))
+
+
+def onnx_runner(path: Path) -> Runner:
+    """An onnxruntime CPU session."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ModelLoadError(
+            "running .onnx models needs onnxruntime",
+            file=path,
+            hint="pip install 'dlcli[export]' (or: pip install onnxruntime)",
+        ) from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the ONNX model ({exc})", file=path) from exc
+    inputs = session.get_inputs()
+    outputs = session.get_outputs()
+    if len(inputs) != 1:
+        raise ModelLoadError(
+            f"the ONNX model has {len(inputs)} inputs", file=path, expected="one input"
+        )
+    name = inputs[0].name
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {name: as_batch(x)})[0])
+
+    embedded = session.get_modelmeta().custom_metadata_map.get(EMBEDDED_METADATA_KEY)
+    return Runner(predict, dims(inputs[0].shape[1:]), units(outputs[0].shape), embedded)

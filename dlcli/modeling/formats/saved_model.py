@@ -1,0 +1,80 @@
+"""TensorFlow SavedModel: a folder, written by Keras 3's ``model.export(format="tf_saved_model")``
+and run through its ``serving_default`` signature. Its metadata is ``assets/labels.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import ModelLoadError
+from dlcli.modeling.formats import ExportFormat
+from dlcli.modeling.runtimes import Runner, as_batch, dims, units
+
+METADATA = Path("assets") / "labels.json"
+
+
+def is_saved_model_dir(path: Path) -> bool:
+    return path.is_dir() and (
+        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
+    )
+
+
+class SavedModelFormat(ExportFormat):
+    name = "saved_model"
+    title = "SavedModel"
+    suffix = ""
+    aliases = ("savedmodel", "tf_saved_model")
+
+    def write(self, model: Any, path: Path, *, quantize: str) -> None:
+        model.export(str(path), format="tf_saved_model", verbose=False)
+
+    def runner(self, path: Path) -> Runner:
+        return saved_model_runner(path)
+
+    def claims(self, path: Path) -> bool:
+        return is_saved_model_dir(path)
+
+    def metadata_path(self, path: Path) -> Path:
+        return path / METADATA
+
+    def default_name(self, stem: str, *, in_run: bool) -> str:
+        return "saved_model" if in_run else f"{stem}_saved_model"
+
+
+def saved_model_runner(path: Path) -> Runner:
+    """The ``serving_default`` signature of a SavedModel directory."""
+    from dlcli.backend import tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+        fn = loaded.signatures["serving_default"]
+    except KeyError:
+        raise ModelLoadError("the SavedModel has no serving_default signature", file=path) from None
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the SavedModel ({exc})", file=path) from exc
+    _, kwargs = fn.structured_input_signature
+    if len(kwargs) != 1:
+        raise ModelLoadError(
+            f"the SavedModel signature has {len(kwargs)} inputs",
+            file=path,
+            expected="one input",
+        )
+    ((name, spec),) = kwargs.items()
+    outputs = fn.structured_outputs
+    if len(outputs) != 1:
+        raise ModelLoadError(
+            f"the SavedModel signature has {len(outputs)} outputs",
+            file=path,
+            expected="one output",
+        )
+    ((out_name, out_spec),) = outputs.items()
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        result = fn(**{name: tf.constant(as_batch(x))})
+        return result[out_name].numpy()
+
+    # Keep the loaded object alive as long as the signature is used.
+    predict.__dict__["_saved_model"] = loaded
+    return Runner(predict, dims(spec.shape.as_list()[1:]), units(out_spec.shape.as_list()))
