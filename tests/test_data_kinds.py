@@ -439,3 +439,22 @@ def test_kind_names_appear_only_in_their_kind_modules_and_the_registry() -> None
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_validate_no_build_reads_kinds_without_tensorflow_or_numpy() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom dlcli.cli import main\n"
+        f"code = main(['validate', '--no-build', {str(REPO / 'recipes' / 'mlp_tabular.yaml')!r}])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'tensorflow', 'keras', 'numpy'})\n"
+        "print('HEAVY=' + ','.join(heavy))\nsys.exit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "csv (label column 'label')" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
