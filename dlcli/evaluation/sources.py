@@ -21,10 +21,6 @@ from dlcli.data.kinds import LabelledArrays, LabelledData, LabelledFiles, Prepro
 from dlcli.data.kinds.base import class_index
 from dlcli.errors import UsageError
 
-# The two shapes labelled data comes in: files read per batch, or rows already in memory.
-ImageFolderSource = LabelledFiles
-ArraySource = LabelledArrays
-
 
 def _training_seed(recipe: Any) -> int:
     """The seed training hands to ``load_datasets`` (the train seed, else the recipe's)."""
