@@ -171,3 +171,16 @@ def test_disk_cache_leaves_no_file_and_matches_memory(big_folder: Path, tmp_path
                 np.testing.assert_array_equal(ya, yb)
     finally:
         tempfile.tempdir = before
+
+
+def test_files_found_bad_at_start_leave_the_epoch(tmp_path: Path) -> None:
+    """A class's first file unreadable: the start-up check finds it, and it is not in the
+    listing the epochs range over, so steps per epoch (from num_train) match the batches."""
+    from conftest import make_image_folder
+
+    root = make_image_folder(tmp_path / "im", per_class=4, size=8)
+    (root / "circle" / "a_first.png").write_bytes(b"")  # sorts before circle_000.png
+    bundle = load_datasets(image_spec(root, image_size=(8, 8), shuffle=False), seed=0)
+    assert [Path(s.path).name for s in bundle.skipped] == ["a_first.png"]
+    assert bundle.num_train == 8
+    assert len(_epoch(bundle, 1, batch=4)) == 2  # ceil(8 / 4): the engine's steps per epoch

@@ -184,6 +184,8 @@ def load_image_folders(spec: Any, *, seed: int, strict: bool = False) -> DataBun
     _check_every_class_readable(train, classes, train_root, "training")
     if validation is not None and val_root is not None:
         _check_every_class_readable(validation, classes, val_root, "validation")
+    train = train.without_known_bad()
+    validation = validation.without_known_bad() if validation is not None else None
 
     split = getattr(spec, "validation_split", None)
     if split:

@@ -137,6 +137,12 @@ class ImageSplit:
         idx = np.asarray(idx, dtype=np.int64)
         return ImageSplit(self.bank, self.rows[idx], self.y[idx])
 
+    def without_known_bad(self) -> ImageSplit:
+        """The split less the files already known to be unreadable (start-up checks), so
+        that at the start ``len()`` equals :attr:`listed`: training's steps per epoch."""
+        keep = np.flatnonzero(self.bank.status[self.rows] != BAD)
+        return self if len(keep) == self.listed else self.subset(keep)
+
     def scan(self) -> None:
         """Decode (and cache) every file of the split now, e.g. to refuse bad ones first."""
         self.bank.scan(self.rows)
