@@ -14,7 +14,6 @@ from typing import Any
 from dlcli.data.kinds import SampleInputs
 
 MAX_SAMPLES = 32
-SampleBatch = SampleInputs
 
 
 def parity_samples(loaded: Any, sample: Path | None, limit: int = MAX_SAMPLES) -> SampleInputs:
