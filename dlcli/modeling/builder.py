@@ -31,6 +31,7 @@ from typing import Any
 
 from dlcli.errors import ModelBuildError
 from dlcli.modeling import memory
+from dlcli.modeling.layer_parts import constructor_args, layer_class
 from dlcli.modeling.memory import LayerParams
 from dlcli.modeling.shape_hints import MERGING, shape_hint
 from dlcli.recipe import catalog
@@ -110,11 +111,12 @@ def instantiate_layer(spec: LayerSpec, *, position: int | None = None) -> Any:
     missing = [a for a in info.required_args if a not in spec.args]
     if missing:
         raise _error(f"missing required argument {missing[0]!r}", spec, position=position)
-    cls = getattr(keras.layers, info.name)
+    cls = layer_class(info)
     if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):  # pragma: no cover
         raise _error("not a Keras layer class", spec, position=position)
+    args = constructor_args(spec, info, lambda nested: instantiate_layer(nested, position=position))
     try:
-        return cls(**spec.args, name=spec.name)
+        return cls(**args, name=spec.name)
     except Exception as exc:  # Keras raises ValueError/TypeError/others for bad values
         raise _error(
             f"invalid arguments: {_keras_message(exc)}",
@@ -133,7 +135,10 @@ def _input_shape(spec: ModelSpec, input_shape: Sequence[int | None] | None) -> t
             hint="set model.input (e.g. [32, 32, 1]) or a data section that determines it",
         )
     shape = tuple(shape)
-    if not shape or any(d is not None and (not isinstance(d, int) or d < 1) for d in shape):
+    scalar_text = not shape and spec.input_dtype == "string"  # one string per example
+    if (not shape and not scalar_text) or any(
+        d is not None and (not isinstance(d, int) or d < 1) for d in shape
+    ):
         raise ModelBuildError(
             "invalid input shape",
             field="model.input",
@@ -170,10 +175,10 @@ def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> An
         )
     try:
         if len(incoming) == 1:
-            return layer(incoming[0])
+            return layer(incoming[0], **spec.call)
         if info is not None and info.multi_input_call:
-            return layer(*incoming)
-        return layer(incoming)
+            return layer(*incoming, **spec.call)
+        return layer(incoming, **spec.call)
     except Exception as exc:
         text = _keras_message(exc)
         plural = "s" if len(shapes) > 1 else ""
@@ -199,7 +204,7 @@ def build_model(
         raise ModelBuildError("the model has no layers", field="model.layers")
     shape = _input_shape(spec, input_shape)
     _check_memory(spec, shape)
-    model_input = _model_input(shape)
+    model_input = _model_input(shape, spec.input_dtype)
     final, used = _connect(spec, model_input)
     _check_unused(spec, used)
     if final.dense_on_map is not None:
@@ -218,11 +223,11 @@ def build_model(
         raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
 
 
-def _model_input(shape: tuple) -> Any:
+def _model_input(shape: tuple, dtype: str | None = None) -> Any:
     from dlcli.backend import keras
 
     try:
-        return keras.Input(shape=shape, name=INPUT)
+        return keras.Input(shape=shape, name=INPUT, dtype=dtype or "float32")
     except Exception as exc:
         raise ModelBuildError(
             f"invalid input shape: {_keras_message(exc)}", field="model.input"
@@ -277,7 +282,7 @@ def count_parameters(spec: ModelSpec, shape: tuple) -> list[LayerParams]:
         counts.append(LayerParams(position, layer_spec.name, layer_spec.type, trainable, frozen))
 
     with _weights_deferred(), suppress(ModelBuildError):
-        _connect(spec, _model_input(shape), record)
+        _connect(spec, _model_input(shape, spec.input_dtype), record)
     return counts
 
 

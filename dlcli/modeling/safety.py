@@ -209,6 +209,8 @@ def _object_problem(obj: dict[str, Any]) -> str | None:
         return f"class_name is not a string ({cls!r})"
     if cls in REFUSED_CLASSES:
         return REFUSED_CLASSES[cls]
+    if _is_dlcli_layer(cls, module, registered):
+        return None
     if isinstance(registered, str) and ">" in registered:
         return f"custom object {registered!r} (registered outside Keras)"
     if cls in _DATA_MARKERS and module is None:
@@ -227,6 +229,15 @@ def _object_problem(obj: dict[str, Any]) -> str | None:
     if registered not in (None, cls):
         return f"class {cls!r} registered as {registered!r} (not a Keras built-in name)"
     return None
+
+
+def _is_dlcli_layer(cls: str, module: Any, registered: Any) -> bool:
+    """One of dlcli's own layers (``TokenAndPositionEmbedding``), from its own module: code
+    that ships with dlcli, never imported by a name the file chooses."""
+    from dlcli.recipe.catalog import dlcli_layer_modules
+
+    known = dlcli_layer_modules()
+    return cls in known and module == known[cls] and registered == f"dlcli>{cls}"
 
 
 def _is_keras_module(module: Any) -> bool:

@@ -56,6 +56,9 @@ class LayerInfo:
     alias_of: str | None = None  # canonical class name when ``name`` is an alias
     call_args: tuple[str, ...] = field(default=("inputs",))  # data tensors ``call`` takes
     required_call_args: int = 1
+    layer_args: tuple[str, ...] = ()  # wrapper arguments that take a nested layer entry
+    call_options: dict[str, Any] = field(default_factory=dict)  # ``call:`` keyword -> default
+    module: str | None = None  # set for dlcli's own layers; None: ``keras.layers``
 
     @property
     def class_name(self) -> str:
@@ -132,7 +135,17 @@ def get_layer(name: str) -> LayerInfo | None:
         alias_of=entry["alias_of"],
         call_args=tuple(entry["call_args"]),
         required_call_args=int(entry["required_call_args"]),
+        layer_args=tuple(entry.get("layer_args", ())),
+        call_options=dict(entry.get("call_options", {})),
+        module=entry.get("module"),
     )
+
+
+def dlcli_layer_modules() -> dict[str, str]:
+    """dlcli's own layer classes (registered as ``dlcli>Name``) and the module of each."""
+    return {
+        name: entry["module"] for name, entry in _raw()["layers"].items() if entry.get("module")
+    }
 
 
 def layer_names() -> list[str]:

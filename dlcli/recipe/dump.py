@@ -30,6 +30,8 @@ def _layer(spec: LayerSpec, *, with_inputs: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {**_plain(spec.args), "name": spec.name}
     if with_inputs:
         body["inputs"] = list(spec.inputs)
+    if spec.call:
+        body["call"] = dict(spec.call)
     return {spec.type: body}
 
 
@@ -42,6 +44,8 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     model: dict[str, Any] = {}
     if recipe.model.input is not None:
         model["input"] = list(recipe.model.input)
+    if recipe.model.input_dtype is not None:
+        model["input_dtype"] = recipe.model.input_dtype
     model["layers"] = [_layer(s) for s in recipe.model.layers]
     out["model"] = model
     train = recipe.train.model_dump(exclude={"optimizer"})

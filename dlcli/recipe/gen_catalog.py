@@ -34,18 +34,21 @@ EXCLUDED: dict[str, str] = {
     "InputSpec": "not a layer",
     "Wrapper": "abstract base class for wrappers",
     "RNN": "needs a cell object; use LSTM, GRU or SimpleRNN",
-    "Bidirectional": "needs a layer object as argument",
-    "TimeDistributed": "needs a layer object as argument",
-    "SpectralNormalization": "needs a layer object as argument",
     "StackedRNNCells": "needs cell objects as arguments",
     "Pipeline": "needs layer objects as arguments; list the layers instead",
     "GRUCell": "an RNN cell needs recurrent state; use GRU",
     "LSTMCell": "an RNN cell needs recurrent state; use LSTM",
     "SimpleRNNCell": "an RNN cell needs recurrent state; use SimpleRNN",
     "MaxNumBoundingBoxes": "works on bounding-box dictionaries, not image tensors",
-    "TextVectorization": "needs string input; dlcli feeds numeric tensors",
-    "StringLookup": "needs string input; dlcli feeds numeric tensors",
     "HashedCrossing": "needs a tuple of categorical inputs",
+}
+
+# Wrapper layers: the constructor arguments that take a layer, written in a recipe as a
+# nested layer entry (``Bidirectional: {layer: {LSTM: {units: 64}}}``).
+LAYER_ARGS: dict[str, tuple[str, ...]] = {
+    "Bidirectional": ("layer", "backward_layer"),
+    "TimeDistributed": ("layer",),
+    "SpectralNormalization": ("layer",),
 }
 
 
@@ -129,6 +132,22 @@ def _tensor_call_args(cls: type) -> tuple[list[str], int]:
     return names, required
 
 
+def _call_options(cls: type, data_args: list[str]) -> dict[str, Any]:
+    """Keyword options of ``call`` a recipe may set (``call: {use_causal_mask: true}``):
+    the parameters after the data tensors whose default is a plain number, switch or word.
+    Masks, states and ``training`` are left to Keras."""
+    options: dict[str, Any] = {}
+    for param in list(inspect.signature(cls.call).parameters.values())[1:]:
+        if param.name in data_args or param.name == "training":
+            continue
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        default = param.default
+        if isinstance(default, (bool, int, float, str)):
+            options[param.name] = default
+    return options
+
+
 def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[str, Any]:
     sig = inspect.signature(cls.__init__)
     args: list[dict[str, Any]] = []
@@ -148,6 +167,12 @@ def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[s
         own = {a["name"] for a in args}
         args += [dict(c) for c in common if c["name"] not in own]
     call_args, required_call_args = _tensor_call_args(cls)
+    extra: dict[str, Any] = {}
+    if public in LAYER_ARGS:
+        extra["layer_args"] = list(LAYER_ARGS[public])
+    options = _call_options(cls, call_args)
+    if options:
+        extra["call_options"] = options
     return {
         "class": cls.__name__,
         "alias_of": cls.__name__ if cls.__name__ != public else None,
@@ -158,6 +183,7 @@ def _layer_entry(public: str, cls: type, common: list[dict[str, Any]]) -> dict[s
         "call_args": call_args,
         "required_call_args": required_call_args,
         "args": args,
+        **extra,
     }
 
 
@@ -181,6 +207,19 @@ def _optimizers(keras: Any) -> dict[str, Any]:
     return result
 
 
+def _dlcli_layers(common: list[dict[str, Any]]) -> dict[str, Any]:
+    """dlcli's own layers (:data:`dlcli.modeling.custom_layers.LAYERS`), with their module."""
+    from dlcli.modeling.custom_layers import LAYERS
+
+    found = {}
+    for public, cls in sorted(LAYERS.items()):
+        entry = _layer_entry(public, cls, common)
+        entry["category"] = "dlcli"
+        entry["module"] = cls.__module__
+        found[public] = entry
+    return found
+
+
 def generate() -> dict[str, Any]:
     """Introspect the installed Keras and return the catalog as a JSON-able dict."""
     import dlcli.backend  # noqa: F401  (sets KERAS_BACKEND before keras loads)
@@ -195,6 +234,7 @@ def generate() -> dict[str, Any]:
         if not issubclass(obj, keras.layers.Layer):
             continue
         layers[public] = _layer_entry(public, obj, common)
+    layers.update(_dlcli_layers(common))
     return {
         "format": FORMAT_VERSION,
         "keras_version": keras.__version__,

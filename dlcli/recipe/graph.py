@@ -24,7 +24,7 @@ from dlcli.recipe.layers import (
 from dlcli.recipe.spec import INPUT, LayerSpec, SourceRef
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
-MODEL_KEYS = ("input", "blocks", "layers")
+MODEL_KEYS = ("input", "input_dtype", "blocks", "layers")
 # Blocks times `repeat` can turn a few lines into millions of layers (a recipe "billion
 # laughs"); validation must fail fast instead. The largest Keras application (NASNetLarge)
 # has about 1,040 layers. The cap is what builds, saves and loads in tens of seconds on two
@@ -51,16 +51,13 @@ def _where(positions: Positions, path: KeyPath) -> SourceRef:
 
 
 def parse_input(raw: Any, path: KeyPath, problems: list[Problem], positions: Positions) -> Any:
-    """``[32, 32, 1]`` (None allowed for variable sizes) or one integer for 1-D input."""
+    """``[32, 32, 1]`` (None allowed for variable sizes), one integer for 1-D input, or
+    ``[]``: one value per example (a raw-text model with ``input_dtype: string``)."""
     if raw is None:
         return None
     dims = [raw] if isinstance(raw, int) and not isinstance(raw, bool) else raw
-    if (
-        not isinstance(dims, list)
-        or not dims
-        or not all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in dims
-        )
+    if not isinstance(dims, list) or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in dims
     ):
         problems.append(
             make_problem(
@@ -73,6 +70,27 @@ def parse_input(raw: Any, path: KeyPath, problems: list[Problem], positions: Pos
         )
         return None
     return tuple(dims)
+
+
+INPUT_DTYPES = ("float32", "int32", "string")
+
+
+def parse_input_dtype(raw: Any, positions: Positions, problems: list[Problem]) -> str | None:
+    """``model.input_dtype``: float32, int32 (token ids) or string (raw text); None if unset."""
+    value = raw.get("input_dtype") if isinstance(raw, dict) else None
+    if value is None or value in INPUT_DTYPES:
+        return value
+    problems.append(
+        make_problem(
+            positions,
+            ("model", "input_dtype"),
+            "bad input dtype",
+            expected=" or ".join(INPUT_DTYPES),
+            received=value,
+            hint=did_you_mean(str(value), list(INPUT_DTYPES)),
+        )
+    )
+    return None
 
 
 def parse_model(
@@ -250,6 +268,7 @@ def _wire(
                 args=p.entry.args,
                 name=p.full,
                 inputs=inputs,
+                call=p.entry.call,
                 where=_where(positions, p.entry.path),
             )
         )
@@ -321,6 +340,7 @@ def parse_augment(raw: Any, positions: Positions, problems: list[Problem]) -> li
             args=e.args,
             name=name,
             inputs=[INPUT if i == 0 else names[i - 1]],
+            call=e.call,
             where=_where(positions, e.path),
         )
         for i, (e, name) in enumerate(zip(entries, names, strict=True))

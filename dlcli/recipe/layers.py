@@ -16,6 +16,7 @@ from typing import Any
 
 from dlcli.errors import Problem
 from dlcli.recipe import catalog
+from dlcli.recipe.layer_options import parse_call, parse_nested
 from dlcli.recipe.spec import INPUT
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
@@ -48,6 +49,7 @@ class _Entry:
     name: str | None
     inputs: list[str] | None
     path: KeyPath  # the entry, e.g. ("model", "layers", 3)
+    call: dict[str, Any] = field(default_factory=dict)  # ``call:`` options (layer_options)
 
 
 @dataclass
@@ -150,7 +152,12 @@ class LayerParser:
                 )
             else:
                 inputs = self._inputs(raw_inputs, (*args_path, "inputs"))
-        ok = name is not False and inputs is not False
+        call: dict[str, Any] | None = {}
+        if "call" in args:
+            call = parse_call(self, info, args.pop("call"), (*args_path, "call"))
+        ok = name is not False and inputs is not False and call is not None
+        if info.layer_args and not parse_nested(self, info, args, args_path):
+            ok = False
         if ok and allow_inputs:  # reported, but the entry is still wired (more problems)
             self._check_input_count(info, inputs, args_path)
         for arg in args:
@@ -202,7 +209,7 @@ class LayerParser:
             ok = False
         if not ok:
             return None
-        return _Entry(key, args, name or None, inputs or None, path)
+        return _Entry(key, args, name or None, inputs or None, path, call or {})
 
     def _check_input_count(
         self, info: catalog.LayerInfo, inputs: list[str] | None, args_path: KeyPath

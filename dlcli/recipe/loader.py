@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import Problem, RecipeError
-from dlcli.recipe.graph import parse_model
+from dlcli.recipe.graph import parse_input_dtype, parse_model
 from dlcli.recipe.optimizer_args import check_optimizer_args
 from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
@@ -108,6 +108,7 @@ def _resolve(
     name = check.name(tree.get("name"))
     seed = check.seed(tree.get("seed"))
     model = parse_model(tree["model"], positions, problems) if "model" in tree else None
+    input_dtype = parse_input_dtype(tree.get("model"), positions, problems)
     data = check.data(tree.get("data"))
     train = check.train(tree.get("train"))
     if train is not None:
@@ -119,10 +120,21 @@ def _resolve(
         name=name,
         seed=seed,
         data=data,
-        model=ModelSpec(input=model[0], layers=model[1]),
+        model=ModelSpec(
+            input=model[0], input_dtype=input_dtype or _kind_dtype(data), layers=model[1]
+        ),
         train=train,
         source=source,
     )
+
+
+def _kind_dtype(data: Any) -> str | None:
+    """The model input dtype the data kind reads (raw strings for text), when it says one."""
+    if data is None:
+        return None
+    from dlcli.data.kinds import kind_of
+
+    return kind_of(data).input_dtype(data)
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

@@ -58,6 +58,7 @@ class LayerSpec(_Strict):
     args: dict[str, Any] = Field(default_factory=dict)
     name: str
     inputs: list[str] = Field(default_factory=list)
+    call: dict[str, Any] = Field(default_factory=dict)  # keyword options of the layer's call
     where: SourceRef = Field(default_factory=SourceRef)
 
     def __eq__(self, other: object) -> bool:
@@ -109,8 +110,13 @@ class DataSection(_Strict):
         return self
 
 
+# The model input's dtype: float32 (pixels, features), int32 (token ids), string (raw text).
+InputDtype = Literal["float32", "int32", "string"]
+
+
 class ModelSpec(_Strict):
     input: tuple[int | None, ...] | None = None
+    input_dtype: InputDtype | None = None  # None: what the data kind reads (else float32)
     layers: list[LayerSpec]
 
 

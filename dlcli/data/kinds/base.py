@@ -132,6 +132,10 @@ class DataKind(ABC):
     def input_shape(self, section: DataSection) -> Shape | None:
         """The model input the section determines (no batch axis), or None if unknown."""
 
+    def input_dtype(self, section: DataSection) -> str | None:
+        """The model input's dtype when not float32 (``"string"`` for raw text)."""
+        return None
+
     def section_values(self, values: dict[str, Any]) -> dict[str, Any]:
         """User shorthands turned into the section's types before validation."""
         return values
