@@ -34,7 +34,7 @@ from dlcli.modeling import memory
 from dlcli.modeling.layer_parts import constructor_args, layer_class
 from dlcli.modeling.memory import LayerParams
 from dlcli.modeling.shape_hints import MERGING, shape_hint
-from dlcli.recipe import catalog
+from dlcli.recipe import backbones, catalog
 from dlcli.recipe.spec import INPUT, LayerSpec, ModelSpec
 
 _KERAS_NOISE = re.compile(r"\n\s*Arguments received by .*", re.S)
@@ -86,6 +86,8 @@ def instantiate_layer(spec: LayerSpec, *, position: int | None = None) -> Any:
     """Create the Keras layer for ``spec`` (class from the catalog allow-list only)."""
     from dlcli.backend import keras
 
+    if backbones.is_backbone_entry(spec.type):
+        return _backbone_layer(spec, position)
     info = catalog.get_layer(spec.type)
     if info is None:
         close = catalog.suggest(spec.type)
@@ -124,6 +126,15 @@ def instantiate_layer(spec: LayerSpec, *, position: int | None = None) -> Any:
             position=position,
             hint=f"see `dlcli layers {info.class_name}`",
         ) from exc
+
+
+def _backbone_layer(spec: LayerSpec, position: int | None) -> Any:
+    from dlcli.modeling.backbones import backbone_layer
+
+    try:
+        return backbone_layer(spec.args, spec.name)
+    except Exception as exc:
+        raise _error(f"invalid arguments: {_keras_message(exc)}", spec, position=position) from exc
 
 
 def _input_shape(spec: ModelSpec, input_shape: Sequence[int | None] | None) -> tuple:
@@ -218,9 +229,13 @@ def build_model(
             hint="add Flatten or GlobalAveragePooling2D before Dense",
         )
     try:
-        return keras.Model(inputs=model_input, outputs=final.tensor, name=name)
+        model = keras.Model(inputs=model_input, outputs=final.tensor, name=name)
     except Exception as exc:
         raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
+    from dlcli.modeling.backbone_weights import load_pretrained
+
+    load_pretrained(model, spec.layers)  # Backbone entries' imagenet or file weights
+    return model
 
 
 def _model_input(shape: tuple, dtype: str | None = None) -> Any:

@@ -215,6 +215,7 @@ def load_model_file(path: str | Path, *, trust: bool = False, final: bool = Fals
 
 
 def _keras_load(path: Path, *, safe_mode: bool) -> Any:
+    import dlcli.modeling.backbones  # (registers Backbone and its preprocessing with Keras)
     import dlcli.modeling.custom_layers  # noqa: F401  (registers dlcli's layers with Keras)
     from dlcli.backend import keras
 

@@ -234,9 +234,10 @@ def _object_problem(obj: dict[str, Any]) -> str | None:
 def _is_dlcli_layer(cls: str, module: Any, registered: Any) -> bool:
     """One of dlcli's own layers (``TokenAndPositionEmbedding``), from its own module: code
     that ships with dlcli, never imported by a name the file chooses."""
+    from dlcli.recipe.backbones import LAYER_MODULES as backbone_layers
     from dlcli.recipe.catalog import dlcli_layer_modules
 
-    known = dlcli_layer_modules()
+    known = {**dlcli_layer_modules(), **backbone_layers}
     return cls in known and module == known[cls] and registered == f"dlcli>{cls}"
 
 

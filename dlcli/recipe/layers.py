@@ -12,10 +12,11 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dlcli.errors import Problem
-from dlcli.recipe import catalog
+from dlcli.recipe import backbones, catalog
 from dlcli.recipe.layer_options import parse_call, parse_nested
 from dlcli.recipe.spec import INPUT
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
@@ -123,6 +124,8 @@ class LayerParser:
                 hint="list its layers here, or use both blocks one after another in model.layers",
             )
             return None
+        if backbones.is_backbone_entry(key):
+            return self._backbone(value, (*path, key), allow_inputs)
         info = catalog.get_layer(key)
         if info is None:
             return self._unknown_layer(key, path, blocks)
@@ -210,6 +213,25 @@ class LayerParser:
         if not ok:
             return None
         return _Entry(key, args, name or None, inputs or None, path, call or {})
+
+    def _backbone(self, value: Any, args_path: KeyPath, allow_inputs: bool) -> _Entry | None:
+        """``- Backbone: {name: MobileNetV2, ...}`` (checked in :mod:`dlcli.recipe.backbones`)."""
+        if not allow_inputs:
+            self.problem(args_path, "a Backbone cannot be an augmentation layer")
+            return None
+        base = Path(self.positions.file).parent if self.positions.file else None
+        parsed = backbones.parse_entry(
+            value, lambda sub, msg, **kw: self.problem((*args_path, *sub), msg, **kw), base
+        )
+        if parsed is None:
+            return None
+        name = self._name(parsed.name, (*args_path, "name"))
+        inputs = (
+            None if parsed.inputs is None else self._inputs(parsed.inputs, (*args_path, "inputs"))
+        )
+        if name is False or inputs is False:
+            return None
+        return _Entry(backbones.ENTRY, parsed.args, name or None, inputs or None, args_path[:-1])
 
     def _check_input_count(
         self, info: catalog.LayerInfo, inputs: list[str] | None, args_path: KeyPath

@@ -1,0 +1,143 @@
+"""``Backbone`` entries as Keras layers: a ``keras.applications`` model and its preprocessing.
+
+Two registered, serialisable layers (their configs hold names and numbers, never code, so a
+saved model loads with ``safe_mode=True``; :mod:`dlcli.modeling.safety` allows exactly
+these two classes of this module):
+
+- :class:`ApplicationPreprocessing`: turns dlcli's 0..255 float pixels into what the
+  application's weights expect (``mode`` as in ``keras.applications.imagenet_utils``:
+  ``caffe``, ``tf``, ``torch``, or ``none`` for families that rescale inside).
+- :class:`Backbone`: the application without its classifier, built from its name for the
+  incoming shape (checked against the application's limits first), called with
+  ``training=False`` always: its BatchNormalization layers use their moving statistics
+  whether the backbone is frozen or not (the Keras fine-tuning guide's behaviour, which a
+  functional ``training=False`` no longer guarantees in Keras 3: an outer ``training=True``
+  overrides it).
+
+Pretrained weights are loaded after the model is built (:func:`load_pretrained`), from
+Keras' cache (``imagenet``, see :mod:`dlcli.modeling.backbone_weights`) or a local file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlcli.backend import keras
+from dlcli.recipe import backbones as table
+
+# ImageNet statistics as keras.applications.imagenet_utils uses them.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
+MODES = tuple(table.PIXEL_RANGES)
+
+
+@keras.saving.register_keras_serializable(package="dlcli")
+class ApplicationPreprocessing(keras.layers.Layer):
+    """Pixels 0..255 -> the range an application's ImageNet weights were trained on."""
+
+    def __init__(self, mode: str = "none", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"unknown preprocessing mode {mode!r}; expected one of {MODES}")
+        self.mode = mode
+
+    def call(self, inputs: Any) -> Any:
+        ops = keras.ops
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "torch":
+            return (x / 255.0 - ops.array(TORCH_MEAN, x.dtype)) / ops.array(TORCH_STD, x.dtype)
+        if self.mode == "caffe":
+            return ops.flip(x, axis=-1) - ops.array(CAFFE_MEAN_BGR, x.dtype)
+        return x
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="dlcli")
+class Backbone(keras.layers.Layer):
+    """A ``keras.applications`` model (no classifier) behind its own preprocessing."""
+
+    def __init__(
+        self,
+        application: str,
+        pooling: str | None = "avg",
+        options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        info = table.get_backbone(application)
+        if info is None:
+            raise ValueError(f"unknown backbone {application!r}")
+        self.info = info
+        self.application_name = application
+        self.pooling = pooling
+        self.options = dict(options or {})
+        self.preprocessing = ApplicationPreprocessing(info.preprocessing, name="preprocessing")
+        self.application: Any = None
+
+    def build(self, input_shape: Any) -> None:
+        shape = tuple(input_shape[1:])
+        problem = table.input_problem(self.info, shape, None)
+        if problem:
+            raise ValueError(problem)
+        self.application = make_application(self.info, shape, self.pooling, self.options)
+        self.application.trainable = self.trainable
+        self.preprocessing.build(input_shape)
+
+    def call(self, inputs: Any) -> Any:
+        # training=False always: BatchNormalization keeps its moving statistics, frozen or not.
+        return self.application(self.preprocessing(inputs), training=False)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self.application is None:
+            self.build(input_shape)
+        return self.application.compute_output_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "application": self.application_name,
+            "pooling": self.pooling,
+            "options": dict(self.options),
+        }
+
+
+def make_application(
+    info: table.BackboneInfo,
+    shape: tuple[int | None, ...],
+    pooling: str | None,
+    options: dict[str, Any],
+    *,
+    weights: str | None = None,
+) -> Any:
+    """The application model by its table name (an allow-list: no name is looked up freely)."""
+    fn = getattr(keras.applications, info.name)
+    return fn(include_top=False, weights=weights, input_shape=shape, pooling=pooling, **options)
+
+
+def backbone_layer(args: dict[str, Any], name: str) -> Backbone:
+    """The layer for a resolved ``Backbone`` LayerSpec (weights come later)."""
+    options = {
+        k: v for k, v in args.items() if k not in ("application", "weights", "pooling", "trainable")
+    }
+    return Backbone(
+        args["application"],
+        pooling=args.get("pooling", "avg"),
+        options=options,
+        trainable=bool(args.get("trainable", True)),
+        name=name,
+    )
+
+
+def frozen_layer_count(layer: Any) -> int:
+    """How many of a backbone's inner layers hold weights that training will not change."""
+    inner = getattr(layer, "application", None)
+    layers = inner.layers if inner is not None else []
+    return sum(1 for sub in layers if sub.weights and not sub.trainable)

@@ -1,0 +1,326 @@
+"""``Backbone`` entries: recipe checks, preprocessing, weights files, frozen training (issue 13).
+
+Oracles: plain ``keras.applications`` models (built without weights, saved by Keras),
+each family's own ``preprocess_input``, and numbers read back from the saved files.
+Tests never download: ``weights: imagenet`` is only used offline, with an empty KERAS_HOME
+and a proxy that refuses connections at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import make_image_folder
+
+from dlcli.cli import main
+from dlcli.errors import ModelBuildError, RecipeError
+from dlcli.recipe import backbones as table
+from dlcli.recipe import load_recipe
+
+SMALL = "MobileNetV3Small"  # the smallest application: 0.94M parameters
+
+
+def _recipe(tmp_path: Path, backbone: dict, *, head: list | None = None, **extra) -> Path:
+    doc = {
+        "name": "bb",
+        "model": {
+            "input": extra.pop("input", [32, 32, 3]),
+            "layers": [{"Backbone": backbone}, *(head or [])],
+        },
+        **extra,
+    }
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def _error_of(path: Path) -> str:
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- recipe (no TF)
+
+
+def test_unknown_backbone_suggests_the_close_name_with_its_position(tmp_path: Path):
+    path = _recipe(tmp_path, {"name": "MobileNetV4", "weights": None})
+    text = _error_of(path)
+    assert f"{path}:{_line_of(path, 'MobileNetV4')}:" in text
+    assert "model.layers[0].Backbone.name" in text
+    assert "unknown backbone 'MobileNetV4'" in text and "'MobileNetV2'" in text
+
+
+def test_bad_backbone_arguments_are_each_reported(tmp_path: Path):
+    path = _recipe(
+        tmp_path,
+        {"name": SMALL, "weights": "weights.bin", "pooling": "mean", "alpah": 0.5},
+    )
+    text = _error_of(path)
+    assert "Backbone.weights: bad weights" in text and ".weights.h5 or .h5" in text
+    assert "Backbone.pooling: bad pooling" in text
+    assert "unknown argument 'alpah'" in text and "did you mean 'alpha'" in text
+
+
+def test_resolved_recipe_names_the_application_and_loads_back_equal(tmp_path: Path):
+    weights = tmp_path / "w" / "bb.weights.h5"
+    path = _recipe(tmp_path, {"name": SMALL, "weights": "w/bb.weights.h5", "alpha": 0.75})
+    recipe = load_recipe(path)
+    layer = recipe.model.layers[0]
+    assert layer.name == "backbone" and layer.type == "Backbone"
+    assert layer.args == {
+        "application": SMALL,
+        "weights": str(weights),  # relative to the recipe file
+        "pooling": "avg",
+        "trainable": True,
+        "alpha": 0.75,
+    }
+    again = tmp_path / "again.yaml"
+    again.write_text(recipe.to_yaml(), encoding="utf-8")
+    assert load_recipe(again) == recipe
+
+
+def test_table_matches_the_installed_keras():
+    """Names and options from keras.applications itself; sizes from its own source."""
+    import importlib
+    import inspect
+
+    from dlcli.backend import keras
+    from dlcli.recipe.gen_backbones import application_names
+
+    assert table.names() == application_names(keras)
+    assert len(table.names()) >= 38
+    for name in table.names():
+        info = table.get_backbone(name)
+        params = inspect.signature(getattr(keras.applications, name)).parameters
+        assert set(info.options) <= set(params), name
+        family = {"resnet_v2": "resnet"}.get(info.family, info.family)  # ResNetV2 calls ResNet
+        source = inspect.getsource(importlib.import_module(f"keras.src.applications.{family}"))
+        low = info.min_size
+        assert f"min_size={low}" in source or f"at least {low}x{low}" in source, name
+    assert table.get_backbone("Xception").min_size == 71
+    assert table.get_backbone("InceptionV3").min_size == 75
+    assert table.get_backbone("EfficientNetB7").default_size == 600
+
+
+def test_parameter_counts_are_those_of_keras_models():
+    """The committed counts (used by `dlcli layers`) against models Keras builds now."""
+    from dlcli.backend import keras
+
+    for name in (SMALL, "MobileNetV2"):
+        model = getattr(keras.applications, name)(
+            include_top=False, weights=None, input_shape=(32, 32, 3)
+        )
+        info = table.get_backbone(name)
+        assert info.params == model.count_params(), name
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        assert info.trainable_params == trainable, name
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+@pytest.mark.parametrize("family", sorted({table.get_backbone(n).family for n in table.names()}))
+def test_preprocessing_matches_each_familys_preprocess_input(family: str):
+    from dlcli.backend import keras
+    from dlcli.modeling.backbones import ApplicationPreprocessing
+
+    mode = next(
+        table.get_backbone(n).preprocessing
+        for n in table.names()
+        if table.get_backbone(n).family == family
+    )
+    pixels = np.random.default_rng(0).uniform(0, 255, size=(2, 8, 8, 3)).astype("float32")
+    expected = getattr(keras.applications, family).preprocess_input(pixels.copy())
+    got = keras.ops.convert_to_numpy(ApplicationPreprocessing(mode)(pixels))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- building
+
+
+@pytest.fixture(scope="module")
+def small_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """A MobileNetV3Small without weights, built by Keras, saved with save_weights."""
+    from dlcli.backend import keras
+
+    model = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    )
+    path = tmp_path_factory.mktemp("w") / "small.weights.h5"
+    model.save_weights(path)
+    return path, model
+
+
+def test_weights_from_a_file_give_the_original_outputs_and_survive_safe_loading(
+    tmp_path: Path, small_weights
+):
+    from dlcli.modeling.builder import build_model
+    from dlcli.modeling.loading import load_model_file
+
+    path, original = small_weights
+    recipe = load_recipe(_recipe(tmp_path, {"name": SMALL, "weights": str(path)}))
+    model = build_model(recipe.model)
+    x = np.random.default_rng(1).uniform(0, 255, size=(3, 32, 32, 3)).astype("float32")
+    expected = original.predict(x, verbose=0)  # MobileNetV3 rescales inside: same input
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    model.save(tmp_path / "m.keras")
+    loaded = load_model_file(tmp_path / "m.keras")  # our config walk and safe_mode=True
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+
+
+def test_keras_imagenet_style_h5_weights_load_by_layer_order(tmp_path: Path, small_weights):
+    """The legacy .h5 layout of Keras' own ImageNet files, written by Keras' legacy saver."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from dlcli.modeling.builder import build_model
+
+    _, original = small_weights
+    legacy = tmp_path / "small_no_top.h5"
+    with h5py.File(legacy, "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, original)
+    recipe = load_recipe(_recipe(tmp_path, {"name": SMALL, "weights": str(legacy)}))
+    model = build_model(recipe.model)
+    x = np.random.default_rng(2).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), original.predict(x, verbose=0))
+
+
+def test_weights_of_another_shape_are_refused_naming_the_first_misfit(tmp_path: Path):
+    from dlcli.backend import keras
+    from dlcli.modeling.builder import build_model
+
+    def app(alpha: float):
+        return keras.applications.MobileNetV3Small(
+            include_top=False, weights=None, input_shape=(32, 32, 3), alpha=alpha
+        )
+
+    thin, wide = app(0.75), app(1.0)
+    thin.save_weights(tmp_path / "thin.weights.h5")
+    first = next(
+        a.name
+        for a, b in zip(wide.layers, thin.layers, strict=True)
+        if [w.shape for w in a.weights] != [w.shape for w in b.weights]
+    )
+    recipe = load_recipe(_recipe(tmp_path, {"name": SMALL, "weights": "thin.weights.h5"}))
+    with pytest.raises(ModelBuildError) as info:
+        build_model(recipe.model)
+    text = str(info.value)
+    assert f"layer {first!r} expects weight shapes" in text
+    assert f"r.yaml:{_line_of(tmp_path / 'r.yaml', '- Backbone')}:" in text
+    assert "layer 1 'backbone' (Backbone)" in text
+
+
+def test_input_smaller_than_the_minimum_exits_2_positioned(tmp_path: Path, capsys):
+    path = _recipe(tmp_path, {"name": "InceptionV3", "weights": None}, input=[64, 64, 3])
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{_line_of(path, '- Backbone')}:" in err and "model.layers[0]" in err
+    assert "at least 75x75" in err and "received 64x64" in err
+
+
+def test_grayscale_input_is_refused_with_the_fix(tmp_path: Path, capsys):
+    path = _recipe(tmp_path, {"name": SMALL, "weights": None}, input=[32, 32, 1])
+    assert main(["validate", str(path)]) == 2
+    assert "3 colour channels" in capsys.readouterr().err
+
+
+def test_imagenet_offline_and_not_cached_names_file_url_and_folder(tmp_path: Path, run_dlcli):
+    from keras.src.applications import mobilenet_v3
+
+    home = tmp_path / "keras_home"
+    home.mkdir()
+    path = _recipe(tmp_path, {"name": SMALL, "weights": "imagenet"})
+    refuse = "http://127.0.0.1:9"  # nothing listens there: the download fails at once
+    env = {"KERAS_HOME": str(home), "https_proxy": refuse, "HTTPS_PROXY": refuse}
+    env |= {"http_proxy": refuse, "HTTP_PROXY": refuse, "no_proxy": "", "NO_PROXY": ""}
+    done = run_dlcli("validate", str(path), env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    fname = "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"  # Keras' own pattern
+    assert fname in done.stderr
+    assert mobilenet_v3.BASE_WEIGHT_PATH + fname in done.stderr
+    assert str(home / "models" / fname) in done.stderr
+    assert "Traceback" not in done.stderr and not any((home / "models").iterdir())
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _train_backbone(tmp_path: Path, weights: Path, *, trainable: bool) -> Path:
+    from dlcli.training import TrainOptions, train
+
+    images = make_image_folder(tmp_path / "img", per_class=6, size=32, mode="RGB")
+    doc = {
+        "name": "frozen",
+        "seed": 3,
+        "data": {
+            "kind": "images",
+            "train": str(images),
+            "image_size": [32, 32],
+            "color_mode": "rgb",
+            "batch_size": 4,
+        },
+        "model": {
+            "layers": [
+                {"Backbone": {"name": SMALL, "weights": str(weights), "trainable": trainable}},
+                {
+                    "Dense": {
+                        "units": 2,
+                        "activation": "softmax",
+                        "kernel_initializer": "zeros",
+                        "name": "head",
+                    }
+                },
+            ]
+        },
+        "train": {"epochs": 1, "optimizer": {"name": "adam", "learning_rate": 0.01}},
+    }
+    path = tmp_path / "frozen.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    train(load_recipe(path), TrainOptions(out=tmp_path / "run"))
+    return tmp_path / "run"
+
+
+def _backbone_arrays(run: Path) -> tuple[list[list[np.ndarray]], np.ndarray]:
+    from dlcli.modeling.loading import load_model_file
+
+    model = load_model_file(run / "model.keras")
+    inner = model.get_layer("backbone").application
+    arrays = [[w.numpy() for w in layer.weights] for layer in inner.layers]  # in layer order
+    return arrays, model.get_layer("head").kernel.numpy()
+
+
+def test_frozen_backbone_keeps_every_weight_and_statistic_while_the_head_learns(
+    tmp_path: Path, small_weights
+):
+    path, original = small_weights
+    arrays, head = _backbone_arrays(_train_backbone(tmp_path, path, trainable=False))
+    for layer, saved in zip(original.layers, arrays, strict=True):
+        for before, after in zip(layer.weights, saved, strict=True):
+            np.testing.assert_array_equal(after, before.numpy(), err_msg=layer.name)
+    assert np.abs(head).max() > 0  # started at zeros
+
+
+def test_unfrozen_backbone_learns_but_batchnorm_keeps_its_moving_statistics(
+    tmp_path: Path, small_weights
+):
+    """The Keras fine-tuning guide: BatchNormalization stays in inference mode."""
+    path, original = small_weights
+    arrays, _ = _backbone_arrays(_train_backbone(tmp_path, path, trainable=True))
+    moved = still = 0
+    for layer, saved in zip(original.layers, arrays, strict=True):
+        for var, after in zip(layer.weights, saved, strict=True):
+            same = np.array_equal(after, var.numpy())
+            if "moving" in var.path:
+                assert same, var.path
+                still += 1
+            elif var.trainable and not same:
+                moved += 1
+    assert still > 50 and moved > 50
