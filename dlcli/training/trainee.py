@@ -1,0 +1,94 @@
+"""The second step of a training session: the model and everything that trains it.
+
+Built inside ``strategy.scope()``: the network (checked against the data's classes and the
+loss), the augmentation layers, the optimizer and its learning-rate schedule, and the
+compiled training and validation steps. ``variables`` is what a checkpoint holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlcli.training.checks import check_loss, check_output_units, prior_loss
+from dlcli.training.rundir import RunDirectory
+from dlcli.training.session import Session
+from dlcli.training.state import RunState, write_best
+
+if TYPE_CHECKING:
+    from dlcli.training.diagnostics import ChanceWatch
+    from dlcli.training.loop import StepFunctions
+
+
+@dataclass(frozen=True)
+class Trainee:
+    """The model being trained and what trains it, built once per session."""
+
+    model: Any  # a keras.Model
+    optimizer: Any  # a keras optimizer (loss-scaled under mixed_float16)
+    base_lr: float  # the optimizer's own learning rate, before any schedule
+    augment: Any  # the augmentation layers as one keras.Sequential (may be empty)
+    step_fns: StepFunctions  # the compiled training and validation steps
+    variables: dict[str, list[Any]]  # what a checkpoint holds (setup.variables_of)
+    chance: ChanceWatch  # warns when the loss stays at chance level
+
+    def save_best(
+        self, run: RunDirectory, state: RunState, final: Path | None = None
+    ) -> Path | None:
+        """``best.keras`` from the best epoch so far (None without one); see ``write_best``."""
+        return write_best(run, self.model, self.variables["model"], state, final=final)
+
+
+def build_trainee(session: Session) -> Trainee:
+    """Build, check and compile the model and its steps inside ``strategy.scope()``."""
+    from dlcli.training import diagnostics as diag
+    from dlcli.training import setup
+    from dlcli.training.loop import StepFunctions
+    from dlcli.training.schedules import Schedule
+
+    spec, plan, bundle = session.spec, session.plan, session.bundle
+    classes = len(bundle.class_names)
+    with session.launch.strategy.scope():
+        model = setup.build_network(session.recipe.model, bundle.input_shape, session.recipe.name)
+        check_output_units(model, classes)
+        check_loss(spec.loss, classes, output_width(model))
+        chance = diag.ChanceWatch.for_data(
+            bundle.train.y,
+            classes,
+            prior_loss(spec.loss, bundle.train.y, classes, output_width(model)),
+        )
+        augment = bundle.augmentation()
+        optimizer, base_lr = setup.make_optimizer(spec.optimizer, plan.precision_policy)
+        model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics))
+        optimizer.build(model.trainable_variables)
+        schedule = Schedule.from_spec(
+            spec.lr_schedule, base_lr, epochs=session.epochs, steps_per_epoch=session.steps
+        )
+        fns = StepFunctions(
+            strategy=session.launch.strategy,
+            model=model,
+            optimizer=optimizer,
+            loss_name=spec.loss,
+            metric_names=spec.metrics,
+            global_batch_size=session.global_batch_size,
+            schedule=schedule,
+            jit_compile=plan.jit_compile,
+            augment=augment,
+            onednn_bfloat16=plan.onednn_bfloat16,
+        )
+    return Trainee(
+        model=model,
+        optimizer=optimizer,
+        base_lr=base_lr,
+        augment=augment,
+        step_fns=fns,
+        variables=setup.variables_of(model, optimizer, augment),
+        chance=chance,
+    )
+
+
+def output_width(model: Any) -> int | None:
+    shape = getattr(model, "output_shape", None)
+    ok = isinstance(shape, tuple) and shape and isinstance(shape[-1], int)
+    return shape[-1] if ok else None
