@@ -8,6 +8,7 @@ and a proxy that refuses connections at once.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -324,3 +325,26 @@ def test_unfrozen_backbone_learns_but_batchnorm_keeps_its_moving_statistics(
             elif var.trainable and not same:
                 moved += 1
     assert still > 50 and moved > 50
+
+
+# --------------------------------------------------------------------------- dlcli layers
+
+
+def test_layers_lists_backbones_with_keras_parameter_counts_and_sizes(capsys):
+    from dlcli.backend import keras
+
+    model = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
+    assert main(["layers"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith(SMALL + " "))
+    assert f"{model.count_params():,} parameters" in line
+    assert "min 32x32, default 224x224" in line
+    assert "Xception" in out and "min 71x71" in out
+    assert main(["layers", "InceptionV3"]) == 0
+    one = capsys.readouterr().out
+    assert "min 75x75, default 299x299" in one and "-1..1" in one
+    assert main(["layers", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[SMALL]["params"] == model.count_params() and rows["Conv2D"]["category"]

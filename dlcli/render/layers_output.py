@@ -37,7 +37,8 @@ def _grouped(infos: list[Any]) -> dict[str, list[Any]]:
     for info in infos:
         groups[info.category].append(info)
     order = list(CATEGORY_TITLES)
-    return {k: groups[k] for k in sorted(groups, key=lambda c: (order.index(c), c))}
+    rank = {c: i for i, c in enumerate(order)}  # unlisted categories (e.g. dlcli's) last
+    return {k: groups[k] for k in sorted(groups, key=lambda c: (rank.get(c, len(order)), c))}
 
 
 def _doc(info: Any) -> str:
