@@ -228,3 +228,34 @@ def input_problem(info: BackboneInfo, shape: tuple[int | None, ...], weights: An
     if weights == "imagenet" and info.static_with_imagenet and None in (height, width):
         return f"{info.name} with imagenet weights needs a fixed input size; received {shape}"
     return None
+
+
+def entry_schema() -> dict[str, Any]:
+    """The JSON Schema of a ``Backbone`` entry's mapping (for editors)."""
+    options = sorted({o for entry in _raw()["backbones"].values() for o in entry["options"]})
+    return {
+        "description": "a keras.applications model without its classifier, preprocessing "
+        "included; `dlcli layers Backbone` lists them",
+        "type": "object",
+        "properties": {
+            "name": {
+                "type": "string",
+                "description": "the application (or the layer name when application is given)",
+            },
+            "application": {"enum": names()},
+            "weights": {
+                "anyOf": [
+                    {"const": "imagenet"},
+                    {"type": "null"},
+                    {"type": "string", "pattern": r"\.h5$"},
+                ]
+            },
+            "pooling": {"enum": [*POOLING, None]},
+            "trainable": {"type": "boolean"},
+            "inputs": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            **{o: {} for o in options},
+        },
+        "additionalProperties": False,
+    }

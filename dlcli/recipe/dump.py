@@ -46,6 +46,8 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         model["input"] = list(recipe.model.input)
     if recipe.model.input_dtype is not None:
         model["input_dtype"] = recipe.model.input_dtype
+    if recipe.model.init_from is not None:
+        model["init_from"] = str(recipe.model.init_from)
     model["layers"] = [_layer(s) for s in recipe.model.layers]
     out["model"] = model
     train = recipe.train.model_dump(exclude={"optimizer"})

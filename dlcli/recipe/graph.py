@@ -24,7 +24,7 @@ from dlcli.recipe.layers import (
 from dlcli.recipe.spec import INPUT, LayerSpec, SourceRef
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
-MODEL_KEYS = ("input", "input_dtype", "blocks", "layers")
+MODEL_KEYS = ("input", "input_dtype", "init_from", "blocks", "layers")
 # Blocks times `repeat` can turn a few lines into millions of layers (a recipe "billion
 # laughs"); validation must fail fast instead. The largest Keras application (NASNetLarge)
 # has about 1,040 layers. The cap is what builds, saves and loads in tens of seconds on two
@@ -105,7 +105,7 @@ def parse_model(
         return None
     for key in raw:
         if key not in MODEL_KEYS:
-            hint = did_you_mean(key, list(MODEL_KEYS)) or "allowed: input, blocks, layers"
+            hint = did_you_mean(key, list(MODEL_KEYS)) or "allowed: " + ", ".join(MODEL_KEYS)
             parser.problem((*path, key), f"unknown key {key!r}", key=True, hint=hint)
     input_shape = parse_input(raw.get("input"), (*path, "input"), problems, positions)
     blocks = parser.blocks(raw.get("blocks"), (*path, "blocks"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlcli.recipe import catalog
+from dlcli.recipe import backbones, catalog
 from dlcli.recipe.sections import OPTIMIZERS
 from dlcli.recipe.spec import TrainSpec
 
@@ -49,6 +49,7 @@ def _layer_args(name: str) -> dict[str, Any]:
 
 def _entry_schema(*, with_blocks: bool) -> dict[str, Any]:
     props = {n: {"$ref": f"#/$defs/layer.{n}"} for n in catalog.layer_names()}
+    props[backbones.ENTRY] = backbones.entry_schema()
     block_use = {
         "anyOf": [
             {"type": "null"},
@@ -153,6 +154,11 @@ def recipe_json_schema() -> dict[str, Any]:
                 "additionalProperties": {"type": "array", "items": block_entry, "minItems": 1},
             },
             "layers": {"type": "array", "items": layer_entry, "minItems": 1},
+            "init_from": {
+                "type": "string",
+                "description": "warm start: a run folder or .keras file whose weights are "
+                "copied by layer name",
+            },
         },
         "required": ["layers"],
         "additionalProperties": False,

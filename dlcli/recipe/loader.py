@@ -14,6 +14,7 @@ from typing import Any
 
 from dlcli.errors import Problem, RecipeError
 from dlcli.recipe.graph import parse_input_dtype, parse_model
+from dlcli.recipe.init_from import parse_init_from
 from dlcli.recipe.optimizer_args import check_optimizer_args
 from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
@@ -109,6 +110,7 @@ def _resolve(
     seed = check.seed(tree.get("seed"))
     model = parse_model(tree["model"], positions, problems) if "model" in tree else None
     input_dtype = parse_input_dtype(tree.get("model"), positions, problems)
+    init_from = parse_init_from(tree.get("model"), positions, problems, base_dir)
     data = check.data(tree.get("data"))
     train = check.train(tree.get("train"))
     if train is not None:
@@ -121,7 +123,10 @@ def _resolve(
         seed=seed,
         data=data,
         model=ModelSpec(
-            input=model[0], input_dtype=input_dtype or _kind_dtype(data), layers=model[1]
+            input=model[0],
+            input_dtype=input_dtype or _kind_dtype(data),
+            layers=model[1],
+            init_from=init_from,
         ),
         train=train,
         source=source,

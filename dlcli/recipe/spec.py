@@ -118,6 +118,7 @@ class ModelSpec(_Strict):
     input: tuple[int | None, ...] | None = None
     input_dtype: InputDtype | None = None  # None: what the data kind reads (else float32)
     layers: list[LayerSpec]
+    init_from: Path | None = None  # warm start: a run folder or .keras file (recipe.init_from)
 
 
 class OptimizerSpec(_Strict):

@@ -34,9 +34,11 @@ class StartingPoint:
 
 def starting_point(session: Session, trainee: Trainee) -> StartingPoint:
     state = _new_state(session)
+    warm: list[Notice] = []
     if session.options.resume:
         _restore(session, trainee, state)
     else:
+        warm = _warm_start(session, trainee)  # before adapting: the new data's statistics win
         _adapt(session, trainee, state)
     previous_epochs, state.epochs_planned = state.epochs_planned, session.epochs
     previous_steps, state.steps_per_epoch = state.steps_per_epoch, session.steps
@@ -55,7 +57,17 @@ def starting_point(session: Session, trainee: Trainee) -> StartingPoint:
             previous_steps_per_epoch=previous_steps,
         )
     prior_wall = float(state.totals.get("wall_time_s", 0.0))
-    return StartingPoint(state=state, notices=notices, prior_wall_s=prior_wall)
+    return StartingPoint(state=state, notices=[*warm, *notices], prior_wall_s=prior_wall)
+
+
+def _warm_start(session: Session, trainee: Trainee) -> list[Notice]:
+    """``model.init_from``: weights copied by layer name, said layer group by layer group."""
+    source = session.recipe.model.init_from
+    if source is None:
+        return []
+    from dlcli.modeling.warm_start import warm_start
+
+    return [Notice(line) for line in warm_start(trainee.model, source).lines()]
 
 
 def _new_state(session: Session) -> RunState:
