@@ -298,11 +298,16 @@ def _backbone_arrays(run: Path) -> tuple[list[list[np.ndarray]], np.ndarray]:
     return arrays, model.get_layer("head").kernel.numpy()
 
 
+@pytest.fixture(scope="module")
+def frozen_run(tmp_path_factory: pytest.TempPathFactory, small_weights) -> Path:
+    return _train_backbone(tmp_path_factory.mktemp("frozen"), small_weights[0], trainable=False)
+
+
 def test_frozen_backbone_keeps_every_weight_and_statistic_while_the_head_learns(
-    tmp_path: Path, small_weights
+    frozen_run: Path, small_weights
 ):
-    path, original = small_weights
-    arrays, head = _backbone_arrays(_train_backbone(tmp_path, path, trainable=False))
+    _, original = small_weights
+    arrays, head = _backbone_arrays(frozen_run)
     for layer, saved in zip(original.layers, arrays, strict=True):
         for before, after in zip(layer.weights, saved, strict=True):
             np.testing.assert_array_equal(after, before.numpy(), err_msg=layer.name)
@@ -348,3 +353,57 @@ def test_layers_lists_backbones_with_keras_parameter_counts_and_sizes(capsys):
     assert main(["layers", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows[SMALL]["params"] == model.count_params() and rows["Conv2D"]["category"]
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+def test_inspect_marks_the_frozen_backbone(frozen_run: Path, capsys):
+    assert main(["inspect", str(frozen_run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    backbone = next(line for line in lines if " backbone " in line)
+    head = next(line for line in lines if " head " in line)
+    assert "939,120 (frozen)" in backbone and "frozen" not in head
+    assert main(["inspect", str(frozen_run), "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["layers"]}
+    assert rows["backbone"]["frozen"] is True and rows["head"]["frozen"] is False
+    assert rows["backbone"]["trainable_params"] == 0
+
+
+def test_activations_show_the_backbone_stage_by_stage(frozen_run: Path, tmp_path: Path):
+    from PIL import Image
+
+    from dlcli.backend import keras
+
+    image = tmp_path / "one.png"
+    Image.fromarray(np.full((32, 32, 3), 200, dtype=np.uint8)).save(image)
+    out = tmp_path / "acts"
+    assert main(["inspect", str(frozen_run), "--activations", str(image), "--out", str(out)]) == 0
+    app = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
+    strided = [  # each strided convolution starts a stage; the input size is the first
+        int(layer.output.shape[1])
+        for layer in app.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+        and max(layer.strides) > 1
+    ]
+    sizes = {32, *strided}
+    assert sorted(sizes) == [1, 2, 4, 8, 16, 32]
+    files = sorted(p.name for p in out.glob("*.npy"))
+    stages = [f for f in files if ".stage" in f or "_stage" in f]
+    assert len(stages) == len(sizes) and len(files) == len(sizes) + 2  # + backbone, head
+    first = np.load(out / stages[0])
+    assert first.shape[:2] == (32, 32) and np.load(out / stages[-1]).shape[:2] == (1, 1)
+
+
+def test_inspect_counts_the_backbones_flops_as_its_application_does(frozen_run: Path):
+    from dlcli.backend import keras
+    from dlcli.modeling.loading import load_model_file
+    from dlcli.modeling.summary import summarize
+
+    app = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    )
+    rows = {r.name: r for r in summarize(load_model_file(frozen_run / "model.keras")).layers}
+    assert rows["backbone"].flops == summarize(app).total_flops > 0

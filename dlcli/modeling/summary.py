@@ -77,6 +77,7 @@ class LayerRow:
     params: int
     trainable_params: int
     flops: int | None
+    frozen: bool = False  # holds weights but ``trainable`` is off (a frozen backbone)
 
 
 @dataclass
@@ -151,6 +152,9 @@ def layer_flops(layer: Any) -> int | None:
 
     if isinstance(layer, keras.Model):  # a nested model: its layers' sum
         return summarize(layer).total_flops
+    inner = getattr(layer, "application", None)  # a Backbone: its keras.applications model's
+    if isinstance(inner, keras.Model):
+        return summarize(inner).total_flops
     if not ins or not outs:
         return None if layer.weights else 0
     in_shape, out_shape = ins[0], outs[0]
@@ -251,6 +255,7 @@ def summarize(model: Any) -> ModelSummary:
                 params=_count(layer.weights),
                 trainable_params=_count(layer.trainable_weights),
                 flops=flops,
+                frozen=bool(layer.weights) and not layer.trainable,
             )
         )
     total = _count(model.weights)

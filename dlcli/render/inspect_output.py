@@ -51,7 +51,7 @@ def _rows(summary: Any) -> list[tuple[str, ...]]:
             r.name,
             r.type,
             shape_text(r.output_shape),
-            f"{r.params:,}",
+            f"{r.params:,}" + (" (frozen)" if r.frozen else ""),
             human_count(r.flops),
         )
         for r in summary.layers

@@ -35,6 +35,7 @@ class LayerActivation:
     ranked: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    group: str | None = None  # the Backbone layer a stage panel belongs to
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -118,6 +119,7 @@ def compute_activations(model: Any, image: Any, layers: list[Any]) -> list[Layer
     import numpy as np
 
     from dlcli.backend import keras
+    from dlcli.viz.backbone_stages import stage_outputs
 
     if len(model.inputs) != 1:
         raise UsageError(
@@ -132,6 +134,11 @@ def compute_activations(model: Any, image: Any, layers: list[Any]) -> list[Layer
         values = [values]
     result: list[LayerActivation] = []
     for layer, value in zip(layers, values, strict=False):
+        for name, about, stage in stage_outputs(model, layer, batch):  # a Backbone's stages
+            array = np.asarray(keras.ops.convert_to_numpy(stage))[0]
+            kind = _classify(array, False)
+            ranked, scores = rank(array, kind)
+            result.append(LayerActivation(name, about, array, kind, ranked, scores, [], layer.name))
         array = np.asarray(keras.ops.convert_to_numpy(value))[0]
         kind = _classify(array, _is_output(model, layer))
         ranked, scores = rank(array, kind)

@@ -124,7 +124,7 @@ def activations_view(
     # Numbered by position in the model, so `--layer` runs name files the same way.
     position = {layer.name: i for i, layer in enumerate(inspectable_layers(src.model), start=1)}
     width = len(str(len(position)))
-    bases = [folder / f"{position[a.name]:0{width}d}_{_safe(a.name)}" for a in acts]
+    bases = [folder / f"{position[a.group or a.name]:0{width}d}_{_safe(a.name)}" for a in acts]
     targets = [folder / "overview.png"]
     for base in bases:
         targets += [Path(f"{base}.png"), Path(f"{base}.npy")]
