@@ -84,6 +84,12 @@ def register(app: typer.Typer) -> None:
         final: bool = typer.Option(
             False, "--final", help="With a run directory: model.keras (last epoch), not best."
         ),
+        text_column: str | None = typer.Option(
+            None,
+            "--text-column",
+            help="Text models: the column of a CSV/JSONL input that holds the text "
+            "(default: the training table's, else 'text').",
+        ),
     ) -> int:
         return run_predict(
             model=model,
@@ -101,6 +107,7 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             trust_model=trust_model,
             final=final,
+            text_column=text_column,
         )
 
 
@@ -198,6 +205,7 @@ def run_predict(
     workers: int | None = None,
     trust_model: bool = False,
     final: bool = False,
+    text_column: str | None = None,
 ) -> int:
     fmt, errors_fmt = _check_options(out, errors, overwrite, sort_into, link)
     if final:
@@ -215,6 +223,8 @@ def run_predict(
     render_model_notes(console, describe_choice(model, loaded.source), loaded.warnings)
     # The model's data kind says which of the named files are its inputs.
     kind = loaded.kind
+    if text_column is not None:
+        loaded.preprocessing = kind.with_text_column(loaded.preprocessing, text_column)
     paths, skipped = kind.find_inputs(sources, recursive)
     if not paths:
         raise _no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)

@@ -133,6 +133,8 @@ class DataBundle:
         from dlcli.backend import tf
 
         ds = self._make(self.train, batch_size, shuffle=False, augment=False)
+        if split_dtype(self.train) == "string":  # raw text: what a vocabulary adapts to
+            return ds
         return ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
 
     def make_validation(self, batch_size: int | None = None) -> Any:
@@ -172,6 +174,12 @@ class DataBundle:
 
             ds = ds.map(apply, num_parallel_calls=autotune)
         return ds.prefetch(autotune)
+
+
+def split_dtype(split: Split) -> str:
+    """``"string"`` for a split of raw text documents, else ``"numeric"``."""
+    x = getattr(split, "x", None)
+    return "string" if x is not None and x.dtype == object else "numeric"
 
 
 def _epoch_batches(n: int, bs: int, epochs: tuple[int, int], seed: int | None) -> Any:

@@ -70,6 +70,8 @@ def run_validation_source(
         return LabelledFiles(desc, list(split.sources), label_of)
 
     def fetch(rows: np.ndarray) -> np.ndarray:
+        if x.dtype == object:  # raw text documents
+            return x[rows]
         return np.asarray(x[rows], dtype=np.float32)
 
     return LabelledArrays(desc, y, fetch, list(bundle.skipped))

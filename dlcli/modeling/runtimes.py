@@ -136,7 +136,11 @@ def read_labels_file(path: Path) -> tuple[list[str], dict[str, Any]]:
 
 
 def as_batch(x: Any) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    """A float32 batch; raw text (a batch of strings) is passed on as it is."""
+    array = np.asarray(x)
+    if array.dtype.kind in "OSU":
+        return array
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def units(shape: Sequence[Any]) -> int | None:

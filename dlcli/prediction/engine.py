@@ -135,6 +135,8 @@ def _padded(images: np.ndarray, batch_size: int) -> np.ndarray:
     reallocates. The padded rows cost at most one batch of compute and are dropped.
     """
     out = np.zeros((batch_size, *images.shape[1:]), dtype=images.dtype)
+    if images.dtype == object:  # raw text: empty documents, not the number 0
+        out[...] = ""
     out[: len(images)] = images
     return out
 

@@ -270,3 +270,49 @@ register_adapter(
         refuse="IntegerLookup: {vocabulary: [...]} with its vocabulary given in the recipe",
     ),
 )
+
+
+# -- text: vocabularies learned from the training split ----------------------------------
+
+
+def _vocabulary_state(layer: Any) -> JsonValue:
+    """The vocabulary (special tokens included, in index order) and, for TF-IDF, the
+    inverse document frequencies: what a resumed run sets back."""
+    import numpy as np
+
+    state: dict[str, Any] = {"vocabulary": [str(t) for t in layer.get_vocabulary()]}
+    lookup = getattr(layer, "_lookup_layer", layer)
+    if getattr(lookup, "output_mode", None) == "tf_idf":
+        idf = np.asarray(keras.ops.convert_to_numpy(lookup.idf_weights_const))
+        state["idf_weights"] = [float(w) for w in idf]
+    return state
+
+
+def _set_vocabulary(layer: Any, state: JsonValue) -> None:
+    if isinstance(state, dict) and isinstance(state.get("vocabulary"), list):
+        layer.set_vocabulary(state["vocabulary"], idf_weights=state.get("idf_weights"))
+
+
+def _adapt_vocabulary(layer: Any, batches: Any) -> None:
+    layer.adapt(batches)
+    if layer.vocabulary_size() <= 2:  # only the padding and out-of-vocabulary tokens
+        raise RecipeError(
+            f"layer {layer.name!r} ({type(layer).__name__}) learned an empty vocabulary "
+            "from the training split",
+            field="model.layers",
+            expected="training documents with words in them",
+            hint="check data.train (and data.text for a table); lower min-count settings",
+        )
+
+
+for _vocabulary_layer in (keras.layers.TextVectorization, keras.layers.StringLookup):
+    register_adapter(
+        _vocabulary_layer,
+        Adapter(
+            preset=lambda layer: layer.get_config().get("vocabulary") is not None,
+            describe=lambda layer: f"a vocabulary of {layer.vocabulary_size():,} tokens",
+            save=_vocabulary_state,
+            load=_set_vocabulary,
+            adapt=_adapt_vocabulary,
+        ),
+    )

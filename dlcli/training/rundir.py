@@ -25,6 +25,7 @@ from dlcli.errors import DlcliError, RunFailure
 RUN_FILES = (
     "recipe.yaml",
     "labels.json",
+    "vocabulary.txt",
     "skipped.txt",
     "history.csv",
     "metrics.json",
@@ -121,12 +122,25 @@ class RunDirectory:
             self._arrays_written.add(fname)
             files[key] = fname
         state = {**state, "files": files}
+        self._write_vocabularies(state.get("adapted") or [])
         atomic.write_text(folder / STATE_FILE, json.dumps(_jsonable(state), indent=2) + "\n")
         keep = set(files.values())
         for name in (ours | self._arrays_written) - keep:
             (folder / name).unlink(missing_ok=True)
         self._arrays_written &= keep
         return files
+
+    def _write_vocabularies(self, adapted: list[dict[str, Any]]) -> None:
+        """The adapted vocabularies as readable files, once per session (they never change
+        during a run; a resumed run writes them again from its checkpoint's records)."""
+        from dlcli.training.vocabulary import vocabulary_files
+
+        if getattr(self, "_vocabularies_written", False):
+            return
+        files = vocabulary_files(adapted)
+        for name, text in files.items():
+            self.write_text(name, text)
+        self._vocabularies_written = bool(files)
 
     def load_state(self) -> dict[str, Any]:
         path = self.read_path / "checkpoints" / STATE_FILE

@@ -148,9 +148,11 @@ def validate_data_section(values: Mapping[str, Any]) -> DataSection:
 def _register_builtins() -> None:
     from dlcli.data.kinds.csv_kind import CsvKind
     from dlcli.data.kinds.image_kind import ImageKind
+    from dlcli.data.kinds.text_kind import TextKind
 
     register_kind(ImageKind())
     register_kind(CsvKind())
+    register_kind(TextKind())
 
 
 _register_builtins()

@@ -168,6 +168,13 @@ class DataKind(ABC):
 
     # --- predict and evaluate ---------------------------------------------------------
 
+    def with_text_column(self, prep: Preprocessing | None, column: str) -> Preprocessing | None:
+        """``predict --text-column``: ``prep`` reading tables' text from ``column``."""
+        raise UsageError(
+            f"--text-column applies to text models; this model reads {self.name} data",
+            field="--text-column",
+        )
+
     @abstractmethod
     def find_inputs(
         self, sources: Sequence[str], recursive: bool
