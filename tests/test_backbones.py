@@ -355,6 +355,25 @@ def test_layers_lists_backbones_with_keras_parameter_counts_and_sizes(capsys):
     assert rows[SMALL]["params"] == model.count_params() and rows["Conv2D"]["category"]
 
 
+def test_a_backbone_trained_from_scratch_updates_its_batchnorm_statistics(tmp_path: Path):
+    """weights: null has no statistics to keep: BatchNormalization trains as usual."""
+    from dlcli.modeling.builder import build_model
+
+    recipe = load_recipe(_recipe(tmp_path, {"name": SMALL, "weights": None}))
+    model = build_model(recipe.model)
+    inner = model.get_layer("backbone").application
+    norm = next(layer for layer in inner.layers if "BatchNormalization" in type(layer).__name__)
+    before = norm.moving_mean.numpy().copy()
+    x = np.random.default_rng(3).uniform(0, 255, size=(4, 32, 32, 3)).astype("float32")
+    model(x, training=True)
+    assert not np.allclose(norm.moving_mean.numpy(), before)
+    model.save(tmp_path / "m.keras")  # and still so after loading
+    from dlcli.modeling.loading import load_model_file
+
+    loaded = load_model_file(tmp_path / "m.keras")
+    assert loaded.get_layer("backbone").pretrained is False
+
+
 # --------------------------------------------------------------------------- inspect
 
 

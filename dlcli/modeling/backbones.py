@@ -8,11 +8,12 @@ these two classes of this module):
   application's weights expect (``mode`` as in ``keras.applications.imagenet_utils``:
   ``caffe``, ``tf``, ``torch``, or ``none`` for families that rescale inside).
 - :class:`Backbone`: the application without its classifier, built from its name for the
-  incoming shape (checked against the application's limits first), called with
-  ``training=False`` always: its BatchNormalization layers use their moving statistics
-  whether the backbone is frozen or not (the Keras fine-tuning guide's behaviour, which a
-  functional ``training=False`` no longer guarantees in Keras 3: an outer ``training=True``
-  overrides it).
+  incoming shape (checked against the application's limits first). With pretrained weights
+  (``pretrained``: imagenet or a file) it is called with ``training=False`` always: its
+  BatchNormalization layers keep the statistics they were trained with, whether the
+  backbone is frozen or not (the Keras fine-tuning guide's behaviour, which a functional
+  ``training=False`` no longer guarantees in Keras 3: an outer ``training=True`` overrides
+  it). Without (``weights: null``, trained from scratch) it trains like any layer.
 
 Pretrained weights are loaded after the model is built (:func:`load_pretrained`), from
 Keras' cache (``imagenet``, see :mod:`dlcli.modeling.backbone_weights`) or a local file.
@@ -69,6 +70,7 @@ class Backbone(keras.layers.Layer):
         application: str,
         pooling: str | None = "avg",
         options: dict[str, Any] | None = None,
+        pretrained: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,6 +81,7 @@ class Backbone(keras.layers.Layer):
         self.application_name = application
         self.pooling = pooling
         self.options = dict(options or {})
+        self.pretrained = bool(pretrained)
         self.preprocessing = ApplicationPreprocessing(info.preprocessing, name="preprocessing")
         self.application: Any = None
 
@@ -91,9 +94,10 @@ class Backbone(keras.layers.Layer):
         self.application.trainable = self.trainable
         self.preprocessing.build(input_shape)
 
-    def call(self, inputs: Any) -> Any:
-        # training=False always: BatchNormalization keeps its moving statistics, frozen or not.
-        return self.application(self.preprocessing(inputs), training=False)
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        # Pretrained: BatchNormalization keeps its moving statistics, frozen or not.
+        mode = False if self.pretrained else training
+        return self.application(self.preprocessing(inputs), training=mode)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         if self.application is None:
@@ -106,6 +110,7 @@ class Backbone(keras.layers.Layer):
             "application": self.application_name,
             "pooling": self.pooling,
             "options": dict(self.options),
+            "pretrained": self.pretrained,
         }
 
 
@@ -132,12 +137,6 @@ def backbone_layer(args: dict[str, Any], name: str) -> Backbone:
         pooling=args.get("pooling", "avg"),
         options=options,
         trainable=bool(args.get("trainable", True)),
+        pretrained=args.get("weights") is not None,
         name=name,
     )
-
-
-def frozen_layer_count(layer: Any) -> int:
-    """How many of a backbone's inner layers hold weights that training will not change."""
-    inner = getattr(layer, "application", None)
-    layers = inner.layers if inner is not None else []
-    return sum(1 for sub in layers if sub.weights and not sub.trainable)
