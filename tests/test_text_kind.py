@@ -221,3 +221,16 @@ def test_max_length_cuts_documents_when_read() -> None:
     assert truncate("a  b\nc d e", 3) == "a  b\nc"
     assert truncate("a b", 3) == "a b"
     assert truncate("a b", None) == "a b"
+
+
+def test_tf_idf_padded_past_the_vocabulary_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keras would save this model and then fail to load it (IDF weights vs vocabulary)."""
+    write_folders(tmp_path / "train", 6, seed=0)
+    recipe = recipe_text(str(tmp_path / "train"), mode="multi_hot").replace(
+        "output_mode: multi_hot", "output_mode: tf_idf"
+    )
+    err = _train_expecting_error(tmp_path, recipe, capsys)
+    learned = len(set(" ".join(WORDS.values()).split())) + 1  # the words and [UNK]
+    assert f"learned {learned} tokens, fewer than max_tokens=50" in err

@@ -284,7 +284,7 @@ def _vocabulary_state(layer: Any) -> JsonValue:
     lookup = getattr(layer, "_lookup_layer", layer)
     if getattr(lookup, "output_mode", None) == "tf_idf":
         idf = np.asarray(keras.ops.convert_to_numpy(lookup.idf_weights_const))
-        state["idf_weights"] = [float(w) for w in idf]
+        state["idf_weights"] = [float(w) for w in idf[: len(state["vocabulary"])]]
     return state
 
 
@@ -295,6 +295,7 @@ def _set_vocabulary(layer: Any, state: JsonValue) -> None:
 
 def _adapt_vocabulary(layer: Any, batches: Any) -> None:
     layer.adapt(batches)
+    _check_tf_idf_padding(layer)
     if layer.vocabulary_size() <= 2:  # only the padding and out-of-vocabulary tokens
         raise RecipeError(
             f"layer {layer.name!r} ({type(layer).__name__}) learned an empty vocabulary "
@@ -302,6 +303,23 @@ def _adapt_vocabulary(layer: Any, batches: Any) -> None:
             field="model.layers",
             expected="training documents with words in them",
             hint="check data.train (and data.text for a table); lower min-count settings",
+        )
+
+
+def _check_tf_idf_padding(layer: Any) -> None:
+    """Keras saves a padded TF-IDF layer whose vocabulary is smaller than ``max_tokens``
+    with IDF weights it cannot load again (lengths differ): refuse before training."""
+    config = layer.get_config()
+    size, wanted = layer.vocabulary_size(), config.get("max_tokens")
+    padded = config.get("output_mode") == "tf_idf" and config.get("pad_to_max_tokens")
+    if padded and wanted and size < wanted:
+        raise RecipeError(
+            f"layer {layer.name!r} (TextVectorization) learned {size:,} tokens, fewer "
+            f"than max_tokens={wanted:,}; with output_mode tf_idf and pad_to_max_tokens "
+            "Keras saves a model it cannot load again",
+            field="model.layers",
+            expected=f"max_tokens <= {size:,}, or output_mode multi_hot or count",
+            received=f"max_tokens={wanted:,}",
         )
 
 
