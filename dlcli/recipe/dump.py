@@ -50,7 +50,11 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         model["init_from"] = str(recipe.model.init_from)
     model["layers"] = [_layer(s) for s in recipe.model.layers]
     out["model"] = model
-    train = recipe.train.model_dump(exclude={"optimizer"})
+    train = recipe.train.model_dump(exclude={"optimizer", "stages"})
+    if recipe.train.stages is not None:
+        from dlcli.recipe.stages import stage_to_dict
+
+        train["stages"] = [stage_to_dict(stage) for stage in recipe.train.stages]
     train = {
         "epochs": train.pop("epochs"),
         "optimizer": {"name": recipe.train.optimizer.name, **_plain(recipe.train.optimizer.args)},

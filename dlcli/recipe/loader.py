@@ -19,6 +19,7 @@ from dlcli.recipe.optimizer_args import check_optimizer_args
 from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
 from dlcli.recipe.spec import ModelSpec, Recipe
+from dlcli.recipe.stages import check_stage_layers
 from dlcli.recipe.yamlread import Positions, read_yaml_file, read_yaml_text
 
 MAX_PROBLEMS = 50  # enough to fix a recipe; a list of thousands helps nobody
@@ -115,6 +116,8 @@ def _resolve(
     train = check.train(tree.get("train"))
     if train is not None:
         check_optimizer_args(train, positions, problems)
+        if model is not None:
+            check_stage_layers(train.stages, model[1], positions, problems)
     if problems:
         raise RecipeError(problems=_ordered(problems))
     assert model is not None and name is not None and seed is not None and train is not None

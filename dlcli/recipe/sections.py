@@ -173,10 +173,27 @@ class SectionChecker:
                 }
         if isinstance(values.get("metrics"), str):
             values["metrics"] = [values["metrics"]]
+        if values.get("stages") is not None:
+            self._stages(raw, values)
         spec = self._validate(TrainSpec, values, ("train",))
         if spec is not None:
             check_train_numbers(spec, self.problem)
         return spec
+
+    def _stages(self, raw: dict[str, Any], values: dict[str, Any]) -> None:
+        """``train.stages`` resolved in ``values``; ``epochs`` defaults to their sum."""
+        from dlcli.recipe.stages import StageParser
+
+        parser = StageParser(self.positions, self.problems)
+        stages = parser.parse(
+            raw["stages"], raw.get("optimizer"), raw.get("lr_schedule"), raw.get("epochs")
+        )
+        if stages is None:
+            values.pop("stages")
+            values.pop("epochs", None)  # reported with the stages when it disagrees
+            return
+        values["stages"] = stages
+        values.setdefault("epochs", sum(stage.epochs for stage in stages))
 
     def _validate(self, cls: type[BaseModel], values: dict[str, Any], prefix: KeyPath) -> Any:
         try:

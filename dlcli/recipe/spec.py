@@ -147,6 +147,24 @@ class CheckpointSpec(_Strict):
     last: Bool = True
 
 
+class TrainableSpec(_Strict):
+    """Which recipe layers a stage trains: ``all``, ``none``, the ``top`` N layers, every
+    layer ``from`` one layer on, or the layers whose names match a ``pattern`` (fnmatch)."""
+
+    kind: Literal["all", "none", "top", "from", "pattern"]
+    value: Int | str | None = None  # top: a count; from: a layer name; pattern: the pattern
+
+
+class StageSpec(_Strict):
+    """One phase of ``train.stages``, resolved: its optimizer and schedule are explicit."""
+
+    name: str
+    epochs: Int = Field(ge=1)
+    trainable: TrainableSpec
+    optimizer: OptimizerSpec
+    lr_schedule: LRScheduleSpec | None = None
+
+
 class TrainSpec(_Strict):
     epochs: Int = Field(default=10, ge=1)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
@@ -161,6 +179,7 @@ class TrainSpec(_Strict):
     jit_compile: Literal["auto", "on", "off"] = "auto"
     distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     devices: list[str] | None = None
+    stages: list[StageSpec] | None = None  # staged fine-tuning (dlcli.recipe.stages)
 
     @field_validator("jit_compile", "mixed_precision", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from dlcli.training.resume import StartingPoint
 from dlcli.training.session import Session
 from dlcli.training.signals import StopRequest
 from dlcli.training.skips import report_new_skips
+from dlcli.training.stages import history_fields, next_stage
 from dlcli.training.state import RunState, save_checkpoint
 from dlcli.training.trainee import Trainee
 
@@ -108,6 +109,8 @@ def run_epochs(loop: EpochLoop) -> None:
         for epoch in range(state.epoch + 1, epochs + 1):
             if state.stopped_early:
                 break
+            for notice in next_stage(loop.session, loop.trainee, state, epoch):
+                loop.on_event(notice)
             loop.on_event(EpochStarted(epoch=epoch, epochs=epochs, steps=loop.session.steps))
             stop_now = _end_epoch(loop, _train_epoch(loop, epoch, stop))
             if stop.requested and epoch < epochs and not stop_now:
@@ -177,8 +180,9 @@ def _commit(loop: EpochLoop, measured: MeasuredEpoch) -> Tracked:
     num_train = session.bundle.num_train
     _add(state.totals, train_time_s=measured.train_time_s, train_samples=num_train)
     epoch_time_s = round(measured.epoch_time_s, 4)
+    stage = history_fields(session.spec, loop.trainee.stage)
     state.history.append(
-        {"epoch": epoch, **measured.logs, "lr": measured.lr, "epoch_time_s": epoch_time_s}
+        {"epoch": epoch, **stage, **measured.logs, "lr": measured.lr, "epoch_time_s": epoch_time_s}
     )
     tracked = _track(loop, measured.logs, epoch)
     state.epoch = epoch

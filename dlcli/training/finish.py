@@ -16,6 +16,7 @@ from dlcli.training.events import EventCallback, RunFinished, TrainResult
 from dlcli.training.reporting import metrics_document
 from dlcli.training.resume import StartingPoint
 from dlcli.training.session import Session
+from dlcli.training.stages import stages_document
 from dlcli.training.state import RunState
 from dlcli.training.trainee import Trainee
 
@@ -83,6 +84,9 @@ def _write_files(
         started=state.started,
         adapted=state.adapted,
     )
+    stages = stages_document(session, trainee, state.history)
+    if stages is not None:
+        metrics["stages"] = stages
     files["metrics.json"] = run.write_json("metrics.json", metrics)
     if state.history:
         from dlcli.viz.plots import plot_curves

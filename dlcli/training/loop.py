@@ -158,7 +158,8 @@ class StepFunctions:
         if self.augment is not None:
             x = self.augment(x, training=True)
         grads, losses, pred = self._forward_backward(x, y)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        if self.model.trainable_variables:  # a stage may train nothing (trainable: none)
+            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         self.train_metrics[0].update_state(losses)
         for m in self.train_metrics[1:]:
             m.update_state(y, pred)

@@ -72,7 +72,7 @@ def metrics_document(
     }
 
 
-_BOOKKEEPING = frozenset({"epoch", "lr", "epoch_time_s"})
+_BOOKKEEPING = frozenset({"epoch", "stage", "lr", "epoch_time_s"})
 
 
 class TensorBoardLog:

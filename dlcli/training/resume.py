@@ -17,6 +17,7 @@ from dlcli.training.events import Notice
 from dlcli.training.hooks import BestTracker, EarlyStopping
 from dlcli.training.rundir import recipe_changes
 from dlcli.training.session import Session, usable_monitor
+from dlcli.training.stages import epochs_into_stage, start_stages
 from dlcli.training.state import RunState, restore_checkpoint, save_checkpoint
 from dlcli.training.trainee import Trainee
 
@@ -34,6 +35,7 @@ class StartingPoint:
 
 def starting_point(session: Session, trainee: Trainee) -> StartingPoint:
     state = _new_state(session)
+    staged = start_stages(session, trainee, state)  # the optimizer a checkpoint holds
     warm: list[Notice] = []
     if session.options.resume:
         _restore(session, trainee, state)
@@ -42,7 +44,8 @@ def starting_point(session: Session, trainee: Trainee) -> StartingPoint:
         _adapt(session, trainee, state)
     previous_epochs, state.epochs_planned = state.epochs_planned, session.epochs
     previous_steps, state.steps_per_epoch = state.steps_per_epoch, session.steps
-    trainee.step_fns.resume_schedule(state.epoch)  # the lr schedule's position is in epochs
+    # the lr schedule's position is in epochs (of the current stage, with train.stages)
+    trainee.step_fns.resume_schedule(epochs_into_stage(session, trainee, state.epoch))
     notices = []
     if session.options.resume:
         from dlcli.training.diagnostics import resume_notices
@@ -57,7 +60,7 @@ def starting_point(session: Session, trainee: Trainee) -> StartingPoint:
             previous_steps_per_epoch=previous_steps,
         )
     prior_wall = float(state.totals.get("wall_time_s", 0.0))
-    return StartingPoint(state=state, notices=[*warm, *notices], prior_wall_s=prior_wall)
+    return StartingPoint(state=state, notices=[*warm, *staged, *notices], prior_wall_s=prior_wall)
 
 
 def _warm_start(session: Session, trainee: Trainee) -> list[Notice]:

@@ -3,7 +3,8 @@
 ``checkpoints/state.json`` (the commit point, written last) records the last completed
 epoch, the history so far, the best value, early stopping's patience count, timing totals,
 the seed, the optimizer's step count, the epochs planned and steps per epoch, the
-preprocessing layers adapted before the first step (``dlcli.training.adapt``), and names
+preprocessing layers adapted before the first step (``dlcli.training.adapt``), the stage
+whose optimizer state it holds (``train.stages``), and names
 the array files: every model variable (weights and RNG seed states), every optimizer
 variable, the model variables of the best epoch (``best.keras`` is written from them at the
 end), and for early stopping with ``restore_best`` the weights of its best epoch. An array
@@ -39,6 +40,7 @@ class RunState:
     adapted: list[dict[str, Any]] = field(default_factory=list)  # preprocessing layers adapted
     epochs_planned: int | None = None  # train.epochs of the session that wrote the checkpoint
     steps_per_epoch: int | None = None  # optimizer steps per epoch in that session
+    stage: int = 0  # the train.stages entry whose optimizer the checkpoint holds (0: none)
 
 
 def save_checkpoint(
@@ -67,6 +69,7 @@ def save_checkpoint(
         "epochs_planned": state.epochs_planned,
         "steps_per_epoch": state.steps_per_epoch,
         "adapted": state.adapted,
+        "stage": state.stage,
         "files": state.files,
     }
     state.files = run.save_checkpoint(doc, arrays)
@@ -91,6 +94,7 @@ def restore_checkpoint(run: RunDirectory, state: RunState, variables: dict[str, 
     state.stopped_early = bool(doc.get("stopped_early"))
     state.files = dict(doc.get("files") or {})
     state.adapted = list(doc.get("adapted") or [])
+    state.stage = int(doc.get("stage") or 0)
     planned, steps = doc.get("epochs_planned"), doc.get("steps_per_epoch")
     state.epochs_planned = int(planned) if isinstance(planned, int) else None
     state.steps_per_epoch = int(steps) if isinstance(steps, int) else None

@@ -19,11 +19,16 @@ from dlcli.training.state import RunState, write_best
 if TYPE_CHECKING:
     from dlcli.training.diagnostics import ChanceWatch
     from dlcli.training.loop import StepFunctions
+    from dlcli.training.schedules import Schedule
 
 
-@dataclass(frozen=True)
+@dataclass
 class Trainee:
-    """The model being trained and what trains it, built once per session."""
+    """The model being trained and what trains it, built once per session.
+
+    With ``train.stages`` each stage replaces ``optimizer``, ``base_lr``, ``step_fns`` and
+    ``variables`` (a fresh optimizer and a new trace: see ``dlcli.training.stages``).
+    """
 
     model: Any  # a keras.Model
     optimizer: Any  # a keras optimizer (loss-scaled under mixed_float16)
@@ -32,6 +37,7 @@ class Trainee:
     step_fns: StepFunctions  # the compiled training and validation steps
     variables: dict[str, list[Any]]  # what a checkpoint holds (setup.variables_of)
     chance: ChanceWatch  # warns when the loss stays at chance level
+    stage: int = 0  # the train.stages entry (1-based) trained now; 0 without stages
 
     def save_best(
         self, run: RunDirectory, state: RunState, final: Path | None = None
@@ -44,7 +50,6 @@ def build_trainee(session: Session) -> Trainee:
     """Build, check and compile the model and its steps inside ``strategy.scope()``."""
     from dlcli.training import diagnostics as diag
     from dlcli.training import setup
-    from dlcli.training.loop import StepFunctions
     from dlcli.training.schedules import Schedule
 
     spec, plan, bundle = session.spec, session.plan, session.bundle
@@ -65,18 +70,7 @@ def build_trainee(session: Session) -> Trainee:
         schedule = Schedule.from_spec(
             spec.lr_schedule, base_lr, epochs=session.epochs, steps_per_epoch=session.steps
         )
-        fns = StepFunctions(
-            strategy=session.launch.strategy,
-            model=model,
-            optimizer=optimizer,
-            loss_name=spec.loss,
-            metric_names=spec.metrics,
-            global_batch_size=session.global_batch_size,
-            schedule=schedule,
-            jit_compile=plan.jit_compile,
-            augment=augment,
-            onednn_bfloat16=plan.onednn_bfloat16,
-        )
+        fns = step_functions(session, model, optimizer, schedule, augment)
     return Trainee(
         model=model,
         optimizer=optimizer,
@@ -85,6 +79,26 @@ def build_trainee(session: Session) -> Trainee:
         step_fns=fns,
         variables=setup.variables_of(model, optimizer, augment),
         chance=chance,
+    )
+
+
+def step_functions(
+    session: Session, model: Any, optimizer: Any, schedule: Schedule, augment: Any
+) -> StepFunctions:
+    """The compiled steps for ``model`` and ``optimizer`` (call inside ``strategy.scope()``)."""
+    from dlcli.training.loop import StepFunctions
+
+    return StepFunctions(
+        strategy=session.launch.strategy,
+        model=model,
+        optimizer=optimizer,
+        loss_name=session.spec.loss,
+        metric_names=session.spec.metrics,
+        global_batch_size=session.global_batch_size,
+        schedule=schedule,
+        jit_compile=session.plan.jit_compile,
+        augment=augment,
+        onednn_bfloat16=session.plan.onednn_bfloat16,
     )
 
 

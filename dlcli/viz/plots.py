@@ -15,7 +15,7 @@ from typing import Any
 from dlcli.atomic import atomic_path
 
 # Columns of history.csv that are bookkeeping, not metrics.
-_NOT_METRICS = frozenset({"epoch", "epoch_time_s", "lr", "learning_rate"})
+_NOT_METRICS = frozenset({"epoch", "stage", "epoch_time_s", "lr", "learning_rate"})
 _LR_KEYS = ("lr", "learning_rate")
 
 

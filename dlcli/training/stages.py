@@ -1,0 +1,196 @@
+"""``train.stages`` in a run: which layers train, with which optimizer, epoch by epoch.
+
+Entering a stage sets ``trainable`` on every recipe layer (a frozen BatchNormalization
+layer, or a frozen Backbone's, then runs in inference mode: Keras's rule), creates the
+stage's optimizer fresh (its moments start at zero), its learning-rate schedule (over the
+stage's own epochs) and new compiled steps: the steps were traced with the old trainable
+variables, so they are traced again.
+
+Checkpoints hold the optimizer of the stage that wrote them and say which
+(``state.json``'s ``stage``). Resuming first enters that stage, so the saved optimizer
+state fits, restores it, and enters the next stage at its first epoch as an uninterrupted
+run does: a run stopped anywhere and resumed ends with the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dlcli.recipe.stages import describe_trainable, trainable_names
+from dlcli.training.events import Notice
+
+if TYPE_CHECKING:
+    from dlcli.recipe.spec import StageSpec, TrainSpec
+    from dlcli.training.session import Session
+    from dlcli.training.state import RunState
+    from dlcli.training.trainee import Trainee
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    index: int  # 1-based
+    count: int  # stages in the run
+    spec: StageSpec
+    first_epoch: int
+    last_epoch: int
+
+    @property
+    def epochs_before(self) -> int:
+        return self.first_epoch - 1
+
+    @property
+    def span(self) -> str:
+        """``epoch 3`` or ``epochs 3-5``."""
+        if self.first_epoch == self.last_epoch:
+            return f"epoch {self.first_epoch}"
+        return f"epochs {self.first_epoch}-{self.last_epoch}"
+
+
+def stage_plans(spec: TrainSpec) -> list[StagePlan]:
+    """The stages with their epoch ranges; empty without ``train.stages``."""
+    plans, first = [], 1
+    stages = spec.stages or []
+    for index, stage in enumerate(stages, start=1):
+        last = first + stage.epochs - 1
+        plans.append(StagePlan(index, len(stages), stage, first, last))
+        first = last + 1
+    return plans
+
+
+def plan_for_epoch(spec: TrainSpec, epoch: int) -> StagePlan | None:
+    """The stage that trains 1-based ``epoch`` (the last one past the end); None without."""
+    plans = stage_plans(spec)
+    for plan in plans:
+        if epoch <= plan.last_epoch:
+            return plan
+    return plans[-1] if plans else None
+
+
+def layer_names(session: Session) -> list[str]:
+    return [layer.name for layer in session.recipe.model.layers]
+
+
+def enter_stage(session: Session, trainee: Trainee, plan: StagePlan, state: RunState) -> None:
+    """Make ``plan`` the trained stage: trainable layers, a fresh optimizer, new steps."""
+    from dlcli.training import setup
+    from dlcli.training.schedules import Schedule
+    from dlcli.training.trainee import step_functions
+
+    model, stage = trainee.model, plan.spec
+    with session.launch.strategy.scope():
+        set_trainable(model, layer_names(session), stage)
+        optimizer, base_lr = setup.make_optimizer(stage.optimizer, session.plan.precision_policy)
+        optimizer.build(model.trainable_variables)
+        schedule = Schedule.from_spec(
+            stage.lr_schedule, base_lr, epochs=stage.epochs, steps_per_epoch=session.steps
+        )
+        trainee.step_fns = step_functions(session, model, optimizer, schedule, trainee.augment)
+    trainee.optimizer, trainee.base_lr, trainee.stage = optimizer, base_lr, plan.index
+    trainee.variables = setup.variables_of(model, optimizer, trainee.augment)
+    state.stage = plan.index
+
+
+def set_trainable(model: Any, names: list[str], stage: StageSpec) -> None:
+    """``trainable`` on each recipe layer as the stage says (sub-layers follow in Keras)."""
+    chosen = set(trainable_names(stage.trainable, names))
+    for name in names:
+        model.get_layer(name).trainable = name in chosen
+
+
+def start_stages(session: Session, trainee: Trainee, state: RunState) -> list[Notice]:
+    """Before restoring or adapting: enter the stage whose optimizer the checkpoint holds
+    (resume) or the first stage (new run). Returns the plan's notices."""
+    plans = stage_plans(session.spec)
+    if not plans:
+        return []
+    index = 1
+    if session.options.resume:
+        saved = session.run.load_state().get("stage")
+        index = saved if isinstance(saved, int) and 1 <= saved <= len(plans) else 1
+    enter_stage(session, trainee, plans[index - 1], state)
+    return [Notice(plan_line(plans)), Notice(stage_line(plans[index - 1], trainee))]
+
+
+def epochs_into_stage(session: Session, trainee: Trainee, completed: int) -> int:
+    """Completed epochs counted from the current stage's start (the schedule's position)."""
+    plans = stage_plans(session.spec)
+    if not plans or trainee.stage == 0:
+        return completed
+    return max(0, completed - plans[trainee.stage - 1].epochs_before)
+
+
+def next_stage(session: Session, trainee: Trainee, state: RunState, epoch: int) -> list[Notice]:
+    """Before ``epoch``: enter its stage when it is not the current one (notices say so)."""
+    plan = plan_for_epoch(session.spec, epoch)
+    if plan is None or plan.index == trainee.stage:
+        return []
+    enter_stage(session, trainee, plan, state)
+    trainee.step_fns.resume_schedule(0)
+    return [Notice(stage_line(plan, trainee))]
+
+
+def history_fields(spec: TrainSpec, stage: int) -> dict[str, str]:
+    """The ``stage`` column of an epoch's history row (none without stages)."""
+    if not spec.stages or stage == 0:
+        return {}
+    return {"stage": spec.stages[stage - 1].name}
+
+
+def trainable_count(model: Any) -> int:
+    return int(sum(int(_size(w)) for w in model.trainable_weights))
+
+
+def _size(weight: Any) -> int:
+    size = 1
+    for dim in weight.shape:
+        size *= int(dim)
+    return size
+
+
+def stage_line(plan: StagePlan, trainee: Trainee) -> str:
+    stage = plan.spec
+    total = sum(_size(w) for w in trainee.model.weights)
+    lr = stage.optimizer.args.get("learning_rate", trainee.base_lr)
+    schedule = f", {stage.lr_schedule.kind} schedule" if stage.lr_schedule else ""
+    return (
+        f"stage {plan.index}/{plan.count} {stage.name!r}: {plan.span}, trainable: "
+        f"{describe_trainable(stage.trainable)} "
+        f"({trainable_count(trainee.model):,} of {total:,} parameters), fresh "
+        f"{stage.optimizer.name} optimizer, learning rate {float(lr):g}{schedule}"
+    )
+
+
+def plan_line(plans: list[StagePlan]) -> str:
+    parts = [f"{p.spec.name} ({p.span})" for p in plans]
+    return f"{len(plans)} stages: " + ", ".join(parts)
+
+
+def stages_document(session: Session, trainee: Trainee, history: list[dict[str, Any]]) -> Any:
+    """``metrics.json``'s ``stages``: each stage's epochs (planned and run), trainable
+    layers and parameters, optimizer and schedule; None without stages."""
+    plans = stage_plans(session.spec)
+    if not plans:
+        return None
+    names, model = layer_names(session), trainee.model
+    current = plans[trainee.stage - 1] if trainee.stage else None
+    out = []
+    for plan in plans:
+        set_trainable(model, names, plan.spec)
+        stage = plan.spec
+        out.append(
+            {
+                "name": stage.name,
+                "first_epoch": plan.first_epoch,
+                "last_epoch": plan.last_epoch,
+                "epochs_run": [int(r["epoch"]) for r in history if r.get("stage") == stage.name],
+                "trainable": describe_trainable(stage.trainable),
+                "trainable_layers": trainable_names(stage.trainable, names),
+                "trainable_params": trainable_count(model),
+                "optimizer": {"name": stage.optimizer.name, **stage.optimizer.args},
+                "lr_schedule": stage.lr_schedule.model_dump() if stage.lr_schedule else None,
+            }
+        )
+    if current is not None:
+        set_trainable(model, names, current.spec)  # as trained last (and saved)
+    return out
