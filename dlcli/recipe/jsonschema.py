@@ -12,6 +12,7 @@ from typing import Any
 from dlcli.recipe import backbones, catalog
 from dlcli.recipe.sections import OPTIMIZERS
 from dlcli.recipe.spec import TrainSpec
+from dlcli.recipe.stages import stages_json_schema
 
 SCHEMA_ID = "https://dlcli.invalid/schema/recipe-v1.json"
 _NAME = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.\\-]*$"}
@@ -137,6 +138,9 @@ def recipe_json_schema() -> dict[str, Any]:
         ],
         "default": "adam",
     }
+    train["properties"]["stages"] = stages_json_schema(
+        train["properties"]["optimizer"], train["properties"]["lr_schedule"]
+    )
     train["properties"]["metrics"] = {
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
         "default": ["accuracy"],

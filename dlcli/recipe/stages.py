@@ -333,3 +333,45 @@ def stage_to_dict(stage: StageSpec) -> dict[str, Any]:
     }
     out["lr_schedule"] = stage.lr_schedule.model_dump() if stage.lr_schedule else None
     return out
+
+
+def stages_json_schema(optimizer: dict[str, Any], lr_schedule: dict[str, Any]) -> dict[str, Any]:
+    """``train.stages`` as a person writes it (``optimizer``/``lr_schedule``: the train
+    section's own schemas, which a stage's keys take too)."""
+    trainable = {
+        "anyOf": [
+            {"type": "string", "description": "all, none, or a layer name pattern (dense*)"},
+            {
+                "type": "object",
+                "properties": {"top": {"type": "integer", "minimum": 1}},
+                "required": ["top"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"from": {"type": "string"}},
+                "required": ["from"],
+                "additionalProperties": False,
+            },
+        ],
+        "description": _TRAINABLE_EXPECTED,
+    }
+    stage = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "epochs": {"type": "integer", "minimum": 1},
+            "trainable": trainable,
+            "optimizer": optimizer,
+            "learning_rate": {"type": "number", "exclusiveMinimum": 0},
+            "lr_schedule": lr_schedule,
+        },
+        "required": ["epochs", "trainable"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "array",
+        "items": stage,
+        "minItems": 1,
+        "description": "phases of training; train.epochs is the sum of their epochs",
+    }
