@@ -165,6 +165,7 @@ def export_model(
             file=loaded.source,
             expected="a run directory or a .keras file",
         )
+    _check_string_input(loaded, export_format)
     out = Path(out) if out is not None else default_output(loaded.source, loaded.run_dir, fmt)
     _check_destination(out, fmt, overwrite)
     tol = DEFAULT_TOLERANCE[quantize] if tolerance is None else float(tolerance)
@@ -244,6 +245,24 @@ def export_model(
         seconds=time.perf_counter() - start,
         quantize=quantize,
         source=loaded.source,
+    )
+
+
+def _check_string_input(loaded: Any, export_format: Any) -> None:
+    """A model that takes raw text cannot go to a format without string ops: say so, and
+    what works instead, before anything is converted."""
+    dtype = str(getattr(loaded.model.inputs[0], "dtype", "")) if loaded.model.inputs else ""
+    if "string" not in dtype or export_format.takes_strings:
+        return
+    raise UsageError(
+        f"{export_format.title} cannot take raw text: this model's input is a string and "
+        f"its tokeniser (TextVectorization) uses TensorFlow string ops {export_format.title} "
+        "does not have",
+        file=loaded.source,
+        expected="--format saved_model (serves raw strings), or a token-id model",
+        hint="export --format saved_model; or, for TFLite/ONNX, tokenise outside the model "
+        "with the run's vocabulary.txt and export the layers after TextVectorization as a "
+        "model taking int32 token ids (docs/text.md, 'Exporting text models')",
     )
 
 

@@ -37,6 +37,7 @@ class ExportFormat(ABC):
     aliases: ClassVar[tuple[str, ...]] = ()  # other names --format accepts
     quantizations: ClassVar[tuple[str, ...]] = (NO_QUANTIZATION,)
     packages: ClassVar[tuple[tuple[str, str], ...]] = ()  # (module to import, pip package)
+    takes_strings: ClassVar[bool] = False  # can serve a raw-text (string) model input
 
     @property
     def is_folder(self) -> bool:

@@ -24,6 +24,7 @@ def is_saved_model_dir(path: Path) -> bool:
 class SavedModelFormat(ExportFormat):
     name = "saved_model"
     title = "SavedModel"
+    takes_strings = True  # TensorFlow's string ops (TextVectorization) run as they are
     suffix = ""
     aliases = ("savedmodel", "tf_saved_model")
 
