@@ -6,10 +6,12 @@ compiled chunks; between chunks the host reports progress and looks for a stop r
 the history, the best value and early stopping, then the checkpoint (the commit point of
 the epoch) and the ``EpochEnded`` event.
 
-Stopping: a non-finite loss saves ``best.keras`` and raises ``RunFailure``; a stop request
-saves ``best.keras`` and raises ``interrupts.StopSignal`` after the current chunk (or, when
-it came during an epoch's end, after that epoch's checkpoint). The engine turns the signal
-into ``Interrupted`` with what is saved and how to resume.
+Stopping: an ``on_event`` callback raising ``halt.StopTraining`` at ``EpochEnded`` ends
+the run like early stopping (the final files are written); a non-finite loss saves
+``best.keras`` and raises ``RunFailure``; a stop request saves ``best.keras`` and raises
+``interrupts.StopSignal`` after the current chunk (or, when it came during an epoch's end,
+after that epoch's checkpoint). The engine turns the signal into ``Interrupted`` with what
+is saved and how to resume.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dlcli.training.events import (
     TracingFinished,
     TracingStarted,
 )
+from dlcli.training.halt import StopTraining
 from dlcli.training.reporting import TensorBoardLog
 from dlcli.training.resume import StartingPoint
 from dlcli.training.session import Session
@@ -112,7 +115,12 @@ def run_epochs(loop: EpochLoop) -> None:
             for notice in next_stage(loop.session, loop.trainee, state, epoch):
                 loop.on_event(notice)
             loop.on_event(EpochStarted(epoch=epoch, epochs=epochs, steps=loop.session.steps))
-            stop_now = _end_epoch(loop, _train_epoch(loop, epoch, stop))
+            trained = _train_epoch(loop, epoch, stop)
+            try:
+                stop_now = _end_epoch(loop, trained)
+            except StopTraining:  # the caller ended the run at EpochEnded (halt.py)
+                state.stopped_early = True
+                break
             if stop.requested and epoch < epochs and not stop_now:
                 _stop(loop, stop)
         if stop.requested:  # during the last epoch's saving: the final files are not written
