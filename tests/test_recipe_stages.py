@@ -95,11 +95,12 @@ def test_bad_stage_refused_at_its_position(
     assert words in problem.format()
 
 
-def test_train_epochs_must_be_the_sum_of_the_stages() -> None:
+def test_train_epochs_at_most_the_sum_of_the_stages() -> None:
     [problem] = problems("    - {epochs: 2, trainable: all}\n", "  epochs: 5\n")
     assert problem.field == "train.epochs" and problem.line == 11
-    assert "not the sum of the stages' epochs (2)" in problem.format()
+    assert "more than the stages' epochs (2)" in problem.format()
     assert load("    - {epochs: 2, trainable: all}\n", "  epochs: 2\n").train.epochs == 2
+    assert load("    - {epochs: 2, trainable: all}\n", "  epochs: 1\n").train.epochs == 1
 
 
 def test_schema_takes_stages_as_written() -> None:

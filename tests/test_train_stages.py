@@ -146,3 +146,22 @@ def test_kill_9_in_stage_2_then_resume_equals_uninterrupted(tmp_path: Path):
     with open(run / "history.csv", newline="") as fh:
         stages_run = [row["stage"] for row in csv.DictReader(fh)]
     assert stages_run == ["head", "head", "all", "all", "all"]
+
+
+def test_inspect_shows_trainable_parameters_per_stage(tmp_path: Path, capsys) -> None:
+    from dlcli.cli import main
+
+    path = _recipe(tmp_path, STAGES)
+    assert main(["inspect", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # By hand, 8x8x1 input: conv 3*3*1*4+4 = 40; bn gamma+beta 8 (+8 moving statistics);
+    # hidden 6*6*4*8+8 = 1160; out 8*2+2 = 18.
+    counts = {s["name"]: s["trainable_params"] for s in doc["stages"]}
+    assert counts == {"frozen": 0, "head": 18, "upper": 1160 + 18, "from_bn": 8 + 1160 + 18}
+    assert {s["total_params"] for s in doc["stages"]} == {40 + 16 + 1160 + 18}
+    frozen = {layer["name"] for layer in doc["layers"] if layer.get("frozen")}
+    assert frozen == {"conv", "bn", "hidden", "out"}  # the table: the first stage
+
+    assert main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "stage 3 upper (epoch 3): trainable top 3, 1,178 of 1,234 parameters" in text

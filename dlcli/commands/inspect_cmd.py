@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,7 +14,9 @@ HELP = """Show a model's layers: output shape, parameters and FLOPs per sample, 
 RECIPE_OR_MODEL is a recipe (.yaml: the model is built, untrained; --set key=value
 overrides apply), a .keras file, or a run directory (its best.keras, the best epoch,
 else model.keras; --final picks model.keras, the last epoch). Model files load with
-Keras' safe mode; --trust-model lifts it (only for files you trust).
+Keras' safe mode; --trust-model lifts it (only for files you trust). Layers that hold
+weights but do not train are marked (frozen); with train.stages, each stage's trainable
+parameters follow the table (a recipe's table shows its first stage).
 
 Pictures instead of the table: --activations IMAGE (each layer's output for one image,
 trained models only; --layer NAME to pick layers), --filters LAYER (a convolution's
@@ -120,10 +123,30 @@ def run_inspect(
     from dlcli.render.inspect_output import render_summary, summary_json
 
     model = load_inspect_model(source, overrides=set_values, trust_model=trust_model, final=final)
+    stages = _stages(source, set_values, model)
     summary = summarize(model)
     shown = str(chosen_model_path(source, final=final))  # a run directory: which file
     if as_json:
-        typer.echo(json.dumps(summary_json(summary, shown), indent=2))
+        typer.echo(json.dumps(summary_json(summary, shown, stages), indent=2))
     else:
-        render_summary(console, summary, shown)
+        render_summary(console, summary, shown, stages)
     return 0
+
+
+def _stages(source: Path, set_values: list[str], model: Any) -> list[dict[str, Any]] | None:
+    """``train.stages`` of a recipe (or of a run's recipe.yaml): parameters per stage."""
+    from dlcli.errors import DlcliError
+    from dlcli.modeling.inspection import is_recipe
+    from dlcli.recipe import load_recipe
+    from dlcli.training.stages import inspect_stages
+
+    if is_recipe(source):
+        return inspect_stages(model, load_recipe(source, set_values), as_first_stage=True)
+    saved = source / "recipe.yaml"
+    if source.is_dir() and saved.is_file():
+        try:
+            recipe = load_recipe(saved)
+        except DlcliError:
+            return None  # a run from an older recipe format: the table alone
+        return inspect_stages(model, recipe, as_first_stage=False)
+    return None

@@ -16,8 +16,10 @@ name pattern (``"dense*"``, fnmatch rules). A stage without ``optimizer`` uses
 ``lr_schedule`` uses ``train.lr_schedule``, over the stage's own epochs. The resolved stage
 holds all of these explicitly.
 
-``train.epochs`` is the sum of the stages' epochs: left out, it is set to the sum; given
-and different, it is an error (one number decides how long the run is).
+``train.epochs`` is how far the run goes: left out, the sum of the stages' epochs. A
+smaller number stops the run inside the plan (the run says which stages it does not
+reach; ``--resume --epochs N`` continues it); a larger one is an error: no stage would say
+how to train the extra epochs.
 """
 
 from __future__ import annotations
@@ -70,13 +72,13 @@ class StageParser:
             return None
         resolved = [s for s in stages if s is not None]
         total = sum(s.epochs for s in resolved)
-        if epochs is not None and epochs != total:
+        if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > total:
             self.problem(
                 ("train", "epochs"),
-                f"train.epochs ({epochs}) is not the sum of the stages' epochs ({total})",
-                expected=f"{total}, or leave train.epochs out (with stages it is their sum)",
+                f"train.epochs ({epochs}) is more than the stages' epochs ({total})",
+                expected=f"at most {total}, or leave train.epochs out (with stages: their sum)",
                 received=epochs,
-                hint="change the stages' epochs to train longer or shorter",
+                hint="give the last stage more epochs, or add a stage",
             )
             return None
         return resolved

@@ -84,7 +84,22 @@ def _plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     return lines
 
 
-def render_summary(console: Console, summary: Any, source: str) -> None:
+def _stage_lines(stages: list[dict[str, Any]] | None) -> list[str]:
+    """One line per ``train.stages`` entry: its epochs, layers and trainable parameters."""
+    lines = []
+    for i, stage in enumerate(stages or [], start=1):
+        first, last = stage["first_epoch"], stage["last_epoch"]
+        epochs = f"epoch {first}" if first == last else f"epochs {first}-{last}"
+        lines.append(
+            f"stage {i} {stage['name']} ({epochs}): trainable {stage['trainable']}, "
+            f"{stage['trainable_params']:,} of {stage['total_params']:,} parameters"
+        )
+    return lines
+
+
+def render_summary(
+    console: Console, summary: Any, source: str, stages: list[dict[str, Any]] | None = None
+) -> None:
     title = f"{summary.name} ({source})"
     rows = _rows(summary)
     if is_interactive(console):
@@ -96,14 +111,21 @@ def render_summary(console: Console, summary: Any, source: str) -> None:
         console.print(table)
         for label, value in _totals(summary):
             console.print(f"[bold]{label}:[/bold] {escape(value)}", highlight=False)
+        for line in _stage_lines(stages):
+            console.print(escape(line), highlight=False)
         return
     console.print(title, markup=False, highlight=False)
     for line in _plain_table(HEADER, rows):
         console.print(line, markup=False, highlight=False)
     for label, value in _totals(summary):
         console.print(f"{label}: {value}", markup=False, highlight=False)
+    for line in _stage_lines(stages):
+        console.print(line, markup=False, highlight=False)
 
 
-def summary_json(summary: Any, source: str) -> dict[str, Any]:
+def summary_json(
+    summary: Any, source: str, stages: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     data = summary.to_dict()
-    return {"source": source, **data}
+    extra = {"stages": stages} if stages is not None else {}
+    return {"source": source, **data, **extra}

@@ -55,7 +55,8 @@ def starting_point(session: Session, trainee: Trainee) -> StartingPoint:
             epochs=session.epochs,
             epochs_option=session.options.epochs_option,
             previous_epochs=previous_epochs,
-            schedule=trainee.step_fns.schedule,
+            # a stage's schedule spans the stage: its line says where it continues
+            schedule=None if session.spec.stages else trainee.step_fns.schedule,
             steps_per_epoch=session.steps,
             previous_steps_per_epoch=previous_steps,
         )

@@ -109,7 +109,25 @@ def start_stages(session: Session, trainee: Trainee, state: RunState) -> list[No
         saved = session.run.load_state().get("stage")
         index = saved if isinstance(saved, int) and 1 <= saved <= len(plans) else 1
     enter_stage(session, trainee, plans[index - 1], state)
-    return [Notice(plan_line(plans)), Notice(stage_line(plans[index - 1], trainee))]
+    notices = [Notice(plan_line(plans))]
+    short = short_line(plans, session.epochs)
+    if short:
+        notices.append(Notice(short, warning=True))
+    restored = session.options.resume
+    return [*notices, Notice(stage_line(plans[index - 1], trainee, restored=restored))]
+
+
+def short_line(plans: list[StagePlan], epochs: int) -> str | None:
+    """What a ``train.epochs`` below the stages' sum leaves out; None when it covers them."""
+    if epochs >= plans[-1].last_epoch:
+        return None
+    cut = next(p for p in plans if epochs <= p.last_epoch)
+    missing = [p.spec.name for p in plans if p.first_epoch > epochs]
+    text = f"train.epochs is {epochs}: the run stops "
+    text += f"after epoch {epochs}, in stage {cut.spec.name!r} ({cut.span})"
+    if missing:
+        text += f"; not reached: {', '.join(missing)}"
+    return text + f" (all stages: {plans[-1].last_epoch} epochs; --resume --epochs continues)"
 
 
 def epochs_into_stage(session: Session, trainee: Trainee, completed: int) -> int:
@@ -148,7 +166,8 @@ def _size(weight: Any) -> int:
     return size
 
 
-def stage_line(plan: StagePlan, trainee: Trainee) -> str:
+def stage_line(plan: StagePlan, trainee: Trainee, *, restored: bool = False) -> str:
+    """What a stage trains and how; ``restored``: its optimizer comes from a checkpoint."""
     stage = plan.spec
     total = sum(_size(w) for w in trainee.model.weights)
     lr = stage.optimizer.args.get("learning_rate", trainee.base_lr)
@@ -156,8 +175,10 @@ def stage_line(plan: StagePlan, trainee: Trainee) -> str:
     return (
         f"stage {plan.index}/{plan.count} {stage.name!r}: {plan.span}, trainable: "
         f"{describe_trainable(stage.trainable)} "
-        f"({trainable_count(trainee.model):,} of {total:,} parameters), fresh "
-        f"{stage.optimizer.name} optimizer, learning rate {float(lr):g}{schedule}"
+        f"({trainable_count(trainee.model):,} of {total:,} parameters), "
+        f"{'' if restored else 'fresh '}{stage.optimizer.name} optimizer"
+        f"{' (state from the checkpoint)' if restored else ''}, "
+        f"learning rate {float(lr):g}{schedule}"
     )
 
 
@@ -166,31 +187,61 @@ def plan_line(plans: list[StagePlan]) -> str:
     return f"{len(plans)} stages: " + ", ".join(parts)
 
 
+def stage_rows(model: Any, names: list[str], spec: TrainSpec) -> list[dict[str, Any]]:
+    """Each stage's epochs, trainable layers and parameters, optimizer and schedule, counted
+    on ``model`` (its trainable flags are put back as they were)."""
+    before = {name: bool(model.get_layer(name).trainable) for name in names}
+    total = sum(_size(w) for w in model.weights)
+    rows = []
+    try:
+        for plan in stage_plans(spec):
+            stage = plan.spec
+            set_trainable(model, names, stage)
+            rows.append(
+                {
+                    "name": stage.name,
+                    "first_epoch": plan.first_epoch,
+                    "last_epoch": plan.last_epoch,
+                    "trainable": describe_trainable(stage.trainable),
+                    "trainable_layers": trainable_names(stage.trainable, names),
+                    "trainable_params": trainable_count(model),
+                    "total_params": total,
+                    "optimizer": {"name": stage.optimizer.name, **stage.optimizer.args},
+                    "lr_schedule": stage.lr_schedule.model_dump() if stage.lr_schedule else None,
+                }
+            )
+    finally:
+        for name, trainable in before.items():
+            model.get_layer(name).trainable = trainable
+    return rows
+
+
 def stages_document(session: Session, trainee: Trainee, history: list[dict[str, Any]]) -> Any:
-    """``metrics.json``'s ``stages``: each stage's epochs (planned and run), trainable
-    layers and parameters, optimizer and schedule; None without stages."""
-    plans = stage_plans(session.spec)
-    if not plans:
+    """``metrics.json``'s ``stages``: ``stage_rows`` plus the epochs each stage ran;
+    None without stages."""
+    if not session.spec.stages:
         return None
-    names, model = layer_names(session), trainee.model
-    current = plans[trainee.stage - 1] if trainee.stage else None
-    out = []
-    for plan in plans:
-        set_trainable(model, names, plan.spec)
-        stage = plan.spec
-        out.append(
-            {
-                "name": stage.name,
-                "first_epoch": plan.first_epoch,
-                "last_epoch": plan.last_epoch,
-                "epochs_run": [int(r["epoch"]) for r in history if r.get("stage") == stage.name],
-                "trainable": describe_trainable(stage.trainable),
-                "trainable_layers": trainable_names(stage.trainable, names),
-                "trainable_params": trainable_count(model),
-                "optimizer": {"name": stage.optimizer.name, **stage.optimizer.args},
-                "lr_schedule": stage.lr_schedule.model_dump() if stage.lr_schedule else None,
-            }
-        )
-    if current is not None:
-        set_trainable(model, names, current.spec)  # as trained last (and saved)
-    return out
+    rows = stage_rows(trainee.model, layer_names(session), session.spec)
+    for row in rows:
+        row["epochs_run"] = [int(r["epoch"]) for r in history if r.get("stage") == row["name"]]
+    return rows
+
+
+def first_stage_trainable(model: Any, names: list[str], spec: TrainSpec) -> None:
+    """``model`` as its first stage trains it (what ``dlcli inspect`` shows of a recipe)."""
+    if spec.stages:
+        set_trainable(model, names, spec.stages[0])
+
+
+def inspect_stages(model: Any, recipe: Any, *, as_first_stage: bool) -> list[dict[str, Any]] | None:
+    """``dlcli inspect``'s stages (None without): trainable parameters per stage. A recipe's
+    model is shown as its first stage trains it (``as_first_stage``); a run's saved model
+    keeps the flags its last stage trained with."""
+    spec = recipe.train
+    if not spec.stages:
+        return None
+    names = [layer.name for layer in recipe.model.layers]
+    rows = stage_rows(model, names, spec)
+    if as_first_stage:
+        first_stage_trainable(model, names, spec)
+    return rows
