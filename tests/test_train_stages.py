@@ -165,3 +165,36 @@ def test_inspect_shows_trainable_parameters_per_stage(tmp_path: Path, capsys) ->
     assert main(["inspect", str(path)]) == 0
     text = capsys.readouterr().out
     assert "stage 3 upper (epoch 3): trainable top 3, 1,178 of 1,234 parameters" in text
+
+
+@pytest.mark.slow
+def test_stage_freezes_a_backbone_with_its_batchnorm_and_unfreezes_it() -> None:
+    from dlcli.backend import keras
+    from dlcli.modeling.builder import build_model
+    from dlcli.recipe import load_recipe_text
+    from dlcli.training.stages import set_trainable, trainable_count
+
+    recipe = load_recipe_text(
+        "name: b\nmodel:\n  input: [32, 32, 3]\n  layers:\n"
+        "    - Backbone: {name: MobileNetV2, alpha: 0.35, weights: null, pooling: avg}\n"
+        "    - Dense: {units: 3, activation: softmax, name: probs}\n"
+        "train:\n  stages:\n"
+        "    - {name: head, epochs: 1, trainable: {top: 1}}\n"
+        "    - {name: all, epochs: 1, trainable: all}\n"
+    )
+    model = build_model(recipe.model, (32, 32, 3), name="b")
+    names = [layer.name for layer in recipe.model.layers]
+    inner = model.get_layer(names[0]).application
+    norms = [layer for layer in inner.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    plain = keras.applications.MobileNetV2(
+        alpha=0.35, include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    )
+    plain_trainable = sum(int(np.prod(w.shape)) for w in plain.trainable_weights)
+    head = plain.output_shape[-1] * 3 + 3
+
+    set_trainable(model, names, recipe.train.stages[0])
+    assert trainable_count(model) == head
+    assert norms and not any(layer.trainable for layer in norms)  # inference mode in Keras
+    set_trainable(model, names, recipe.train.stages[1])
+    assert trainable_count(model) == plain_trainable + head
+    assert all(layer.trainable for layer in norms)
