@@ -83,7 +83,21 @@ RUN: dict[str, int] = {
     "dlcli train recipes/digits.yaml --out runs/d1 --epochs 20 --batch-size 64": 0,
     "dlcli train recipes/digits.yaml --set train.optimizer.learning_rate=0.001 "
     "--set data.augment=[]": 0,
+    # docs/text.md (runs/text_cnn is made by the workspace)
+    "dlcli validate recipes/text_transformer.yaml": 0,
+    "dlcli train recipes/text_cnn.yaml --out runs/text_cnn": 0,
+    "dlcli predict runs/text_cnn data/fortunes/test.csv --text-column text --top-k 2 "
+    "--out preds.csv": 0,
+    "dlcli evaluate runs/text_cnn --data data/fortunes/test.csv": 0,
+    "dlcli export runs/text_cnn --format saved_model": 0,
+    # TFLite has no string ops: refused, naming the token-id alternative
+    "dlcli export runs/text_cnn --format tflite": 2,
 }
+# Run by the workspace fixture (other examples read their runs); the test checks the result.
+MADE_BY_WORKSPACE = (
+    "dlcli train recipes/digits.yaml --out runs/digits",
+    "dlcli train recipes/text_cnn.yaml --out runs/text_cnn",
+)
 
 # Command line -> why it cannot run here. Parsed and validated instead.
 CHECKED: dict[str, str] = {
@@ -285,9 +299,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"Dense": {"units": 2, "activation": "softmax"}},
         ],
     )
-    # The README's main command makes the run the other examples read.
-    result = _run(_key("dlcli train recipes/digits.yaml --out runs/digits"), ws)
-    assert result.code == 0, result.err[-3000:]
+    # The README's main command makes the run the other examples read (and so for text).
+    for command in MADE_BY_WORKSPACE:
+        result = _run(_key(command), ws)
+        assert result.code == 0, result.err[-3000:]
     shutil.copy(ws / "runs" / "digits" / "best.keras", ws / "model.keras")
     for copy in ("runs/a", "runs/b", "runs/c", "runs/lr-sweep/lr1", "runs/lr-sweep/lr2"):
         shutil.copytree(ws / "runs" / "digits", ws / copy)
@@ -373,7 +388,7 @@ def _promised_outputs(command: Command) -> list[str]:
 @pytest.mark.parametrize("command", sorted(RUN))
 def test_docs_command_line_runs(command: str, workspace: Path, tmp_path: Path) -> None:
     key = _key(command)
-    if key == _key("dlcli train recipes/digits.yaml --out runs/digits"):
+    if key in {_key(c) for c in MADE_BY_WORKSPACE}:
         cwd = workspace  # the workspace fixture ran it; check what it made
         result = _Result(0, "", "")
     else:
