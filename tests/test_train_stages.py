@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import signal
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,15 @@ def test_each_stage_changes_exactly_its_layers_and_resume_at_boundaries(tmp_path
     final = _weights(straight)
     for name, ws in seen[-1].items():
         assert _same(ws, final[name]), name
+
+    # model.keras holds the last stage's optimizer, which fits its trainable variables
+    # (the first one built did not: Keras warned on every compiled load).
+    from dlcli.backend import keras
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = keras.saving.load_model(straight / "model.keras")
+    assert type(loaded.optimizer).__name__ == "SGD"
 
     with open(straight / "history.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

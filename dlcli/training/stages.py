@@ -81,6 +81,10 @@ def enter_stage(session: Session, trainee: Trainee, plan: StagePlan, state: RunS
     with session.launch.strategy.scope():
         set_trainable(model, layer_names(session), stage)
         optimizer, base_lr = setup.make_optimizer(stage.optimizer, session.plan.precision_policy)
+        # The saved model.keras holds this optimizer: its variables fit the trainable ones.
+        model.compile(
+            optimizer=optimizer, loss=session.spec.loss, metrics=list(session.spec.metrics)
+        )
         optimizer.build(model.trainable_variables)
         schedule = Schedule.from_spec(
             stage.lr_schedule, base_lr, epochs=stage.epochs, steps_per_epoch=session.steps
