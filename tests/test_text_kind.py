@@ -234,3 +234,32 @@ def test_tf_idf_padded_past_the_vocabulary_is_refused(
     err = _train_expecting_error(tmp_path, recipe, capsys)
     learned = len(set(" ".join(WORDS.values()).split())) + 1  # the words and [UNK]
     assert f"learned {learned} tokens, fewer than max_tokens=50" in err
+
+
+@pytest.mark.parametrize("mode", ["int", "tf_idf"])
+def test_resume_restores_the_vocabulary_instead_of_adapting_again(
+    tmp_path: Path, mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlcli.backend import keras
+
+    write_folders(tmp_path / "train", 8, seed=0)
+    text = recipe_text(str(tmp_path / "train"), mode="int" if mode == "int" else "multi_hot")
+    if mode == "tf_idf":  # max_tokens within the 15 learned tokens: loadable TF-IDF
+        text = text.replace(
+            "max_tokens: 50, output_mode: multi_hot", "max_tokens: 12, output_mode: tf_idf"
+        )
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    run = tmp_path / "run"
+    assert main(["train", str(recipe), "--out", str(run), "--quiet"]) == 0
+    before = (run / "vocabulary.txt").read_text(encoding="utf-8")
+    # New words in the training data: adapting again would change the vocabulary.
+    write_folders(tmp_path / "train", 8, seed=5, extra="novel words everywhere")
+    capsys.readouterr()
+    code = main(["train", str(recipe), "--out", str(run), "--resume", "--epochs", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "restored from the checkpoint, not adapted again" in out
+    assert (run / "vocabulary.txt").read_text(encoding="utf-8") == before
+    layer = keras.saving.load_model(run / "model.keras").get_layer("text_vectorization")
+    assert "\n".join(layer.get_vocabulary()) + "\n" == before
