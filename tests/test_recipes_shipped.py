@@ -66,8 +66,18 @@ def digits() -> keras.Model:
     return keras.Model(inp, L.Dense(10, activation="softmax")(x))
 
 
+def transfer_mobilenetv2() -> keras.Model:
+    inp = keras.Input((32, 32, 3))
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None, pooling="avg"
+    )
+    x = L.Dropout(0.2)(backbone(inp))
+    return keras.Model(inp, L.Dense(10, activation="softmax")(x))
+
+
 ORACLES = {
     "digits": digits,
+    "transfer_mobilenetv2": transfer_mobilenetv2,
     "lenet5": lenet5,
     "residual_cnn": residual_cnn,
     "mlp_tabular": mlp_tabular,

@@ -124,3 +124,19 @@ def test_init_from_must_be_a_path_and_exist(tmp_path: Path):
     with pytest.raises(DlcliError) as info:
         warm_start(model, recipe.model.init_from)
     assert info.value.exit_code == 2 and "no/such/run" in str(info.value)
+
+
+def test_a_path_typed_with_set_is_relative_to_the_current_folder(tmp_path: Path, monkeypatch):
+    """In the file: relative to the recipe; with --set: relative to where it was typed."""
+    (tmp_path / "recipes").mkdir()
+    path = _write(tmp_path / "recipes" / "r.yaml", tmp_path / "images", 5, init_from="runs/a")
+    assert load_recipe(path).model.init_from == tmp_path / "recipes" / "runs" / "a"
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe(path, overrides=["model.init_from=runs/b"])
+    assert recipe.model.init_from == tmp_path / "runs" / "b"
+    weights = "model.layers[0].Backbone.weights=w/bb.weights.h5"
+    doc = yaml.safe_load(path.read_text())
+    doc["model"]["layers"] = [{"Backbone": {"name": "MobileNetV3Small", "weights": None}}]
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    recipe = load_recipe(path, overrides=[weights])
+    assert recipe.model.layers[0].args["weights"] == str(tmp_path / "w" / "bb.weights.h5")

@@ -1,7 +1,8 @@
 """``model.init_from``: start a new run from another run's (or model file's) weights (no TF).
 
 The value is a run folder (its ``best.keras``, as ``dlcli predict`` picks it) or a
-``.keras`` file, relative to the recipe file. Weights are copied by layer name when the run
+``.keras`` file, relative to the recipe file (relative to the current folder when given with
+``--set``: it was typed in the shell). Weights are copied by layer name when the run
 starts (:mod:`dlcli.modeling.warm_start`); the path must exist by then, not when validating.
 """
 
@@ -34,5 +35,6 @@ def parse_init_from(
         return None
     path = Path(os.path.expanduser(value))
     if not path.is_absolute():
-        path = base_dir / path
+        typed = ("model", "init_from") in positions.overridden
+        path = (Path.cwd() if typed else base_dir) / path
     return Path(os.path.normpath(path))

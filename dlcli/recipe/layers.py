@@ -220,6 +220,8 @@ class LayerParser:
             self.problem(args_path, "a Backbone cannot be an augmentation layer")
             return None
         base = Path(self.positions.file).parent if self.positions.file else None
+        if (*args_path, "weights") in self.positions.overridden:
+            base = Path.cwd()  # a path typed with --set is relative to where it was typed
         parsed = backbones.parse_entry(
             value, lambda sub, msg, **kw: self.problem((*args_path, *sub), msg, **kw), base
         )
