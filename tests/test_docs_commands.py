@@ -83,6 +83,16 @@ RUN: dict[str, int] = {
     "dlcli train recipes/digits.yaml --out runs/d1 --epochs 20 --batch-size 64": 0,
     "dlcli train recipes/digits.yaml --set train.optimizer.learning_rate=0.001 "
     "--set data.augment=[]": 0,
+    # docs/transfer.md (runs/transfer is made by the workspace, as runs/digits)
+    "dlcli layers": 0,
+    "dlcli layers MobileNetV2": 0,
+    "dlcli inspect recipes/transfer_mobilenetv2.yaml "
+    "--set model.layers[0].Backbone.trainable=false": 0,
+    "dlcli train recipes/transfer_mobilenetv2.yaml --out runs/transfer": 0,
+    "dlcli inspect runs/transfer --activations data/digits/test/3/digit_0045.png "
+    "--out transfer_acts": 0,
+    "dlcli train recipes/transfer_mobilenetv2.yaml --set model.init_from=runs/transfer "
+    "--set train.optimizer.learning_rate=0.0002 --out runs/finetune": 0,
     # docs/text.md (runs/text_cnn is made by the workspace)
     "dlcli validate recipes/text_transformer.yaml": 0,
     "dlcli train recipes/text_cnn.yaml --out runs/text_cnn": 0,
@@ -96,6 +106,7 @@ RUN: dict[str, int] = {
 # Run by the workspace fixture (other examples read their runs); the test checks the result.
 MADE_BY_WORKSPACE = (
     "dlcli train recipes/digits.yaml --out runs/digits",
+    "dlcli train recipes/transfer_mobilenetv2.yaml --out runs/transfer",
     "dlcli train recipes/text_cnn.yaml --out runs/text_cnn",
 )
 
@@ -299,7 +310,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"Dense": {"units": 2, "activation": "softmax"}},
         ],
     )
-    # The README's main command makes the run the other examples read (and so for text).
+    # The README's main command makes the run the other examples read (so do transfer, text).
     for command in MADE_BY_WORKSPACE:
         result = _run(_key(command), ws)
         assert result.code == 0, result.err[-3000:]
@@ -392,10 +403,17 @@ def test_docs_command_line_runs(command: str, workspace: Path, tmp_path: Path) -
         cwd = workspace  # the workspace fixture ran it; check what it made
         result = _Result(0, "", "")
     else:
-        # Each example starts from the workspace's inputs; its own outputs stay apart.
+        # Each example starts from the workspace's inputs; its own outputs stay apart
+        # (a training command gets its own runs/ folder, with links to the workspace's runs
+        # it names, e.g. to warm start from).
         cwd = tmp_path
         for entry in workspace.iterdir():
-            if not (key[key.index("dlcli") + 1] == "train" and entry.name == "runs"):
+            if key[key.index("dlcli") + 1] == "train" and entry.name == "runs":
+                (cwd / "runs").mkdir()
+                for run in entry.iterdir():
+                    if f"runs/{run.name}" in shlex.join(key):
+                        (cwd / "runs" / run.name).symlink_to(run)
+            else:
                 (cwd / entry.name).symlink_to(entry)
         result = _run(key, cwd)
     assert result.code == RUN[command], result.err[-3000:]
