@@ -30,6 +30,7 @@ from dlcli.errors import DlcliError
 # Order here is the order of `dlcli --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "train",
+    "tune",
     "evaluate",
     "predict",
     "inspect_cmd",

@@ -9,7 +9,7 @@ import pytest
 
 from dlcli.cli import COMMAND_MODULES, build_app
 
-HEAVY = ("tensorflow", "keras", "numpy", "matplotlib")
+HEAVY = ("tensorflow", "keras", "numpy", "matplotlib", "optuna", "sqlalchemy")
 
 PROBE = """
 import sys
