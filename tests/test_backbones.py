@@ -251,6 +251,34 @@ def test_imagenet_offline_and_not_cached_names_file_url_and_folder(tmp_path: Pat
     assert "Traceback" not in done.stderr and not any((home / "models").iterdir())
 
 
+def test_nasnet_with_imagenet_weights_needs_a_fixed_size_before_any_download(
+    tmp_path: Path, capsys, monkeypatch
+):
+    home = tmp_path / "keras_home"
+    (home / "models").mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(home))  # nothing may land here
+    path = _recipe(tmp_path, {"name": "NASNetMobile", "weights": "imagenet"}, input=[None, None, 3])
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "NASNetMobile with imagenet weights needs a fixed input size" in err
+    assert f"{path}:{_line_of(path, '- Backbone')}:" in err
+    assert not any((home / "models").iterdir())
+
+
+@pytest.mark.parametrize("mode", list(table.PIXEL_RANGES))
+def test_preprocessing_layer_saves_and_loads_in_safe_mode(tmp_path: Path, mode: str):
+    from dlcli.backend import keras
+    from dlcli.modeling.backbones import ApplicationPreprocessing
+    from dlcli.modeling.loading import load_model_file
+
+    inp = keras.Input((4, 4, 3))
+    model = keras.Model(inp, ApplicationPreprocessing(mode)(inp))
+    model.save(tmp_path / "p.keras")
+    loaded = load_model_file(tmp_path / "p.keras")  # config walk + safe_mode=True
+    x = np.random.default_rng(4).uniform(0, 255, size=(1, 4, 4, 3)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 # --------------------------------------------------------------------------- training
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from dlcli.errors import ModelBuildError
 from dlcli.modeling.backbones import Backbone, make_application
-from dlcli.recipe.backbones import ENTRY
+from dlcli.recipe.backbones import ENTRY, input_problem
 from dlcli.recipe.spec import LayerSpec
 
 
@@ -141,6 +141,9 @@ def load_pretrained(model: Any, layers: list[LayerSpec]) -> None:
             continue
         layer = model.get_layer(spec.name)
         shape = tuple(layer.application.input_shape[1:])
+        problem = input_problem(layer.info, shape, weights)  # e.g. NASNet's fixed size
+        if problem:
+            raise _error(problem, spec, position, hint="set data.image_size (or model.input)")
         if weights == "imagenet":
             path = fetch_imagenet(imagenet_download(layer, shape), spec, position)
         else:
