@@ -3,7 +3,7 @@
 The default is SQLite in the study folder (``sqlite:///OUT/study.db``). Several processes
 on one machine share it (SQLite waits for the write lock); several machines share a study
 through a database server URL (``postgresql://user:pass@host/db``; the driver comes with
-``pip install 'dlcli[tune-postgres]'``). Heartbeats let a live worker fail, and queue
+``pip install 'dlcli[tune-postgres]'``, psycopg 3). Heartbeats let a live worker fail, and queue
 again, the running trial of a worker that died on another machine.
 """
 
@@ -62,6 +62,10 @@ def open_storage(url: str) -> RDBStorage:
             expected="sqlite:///path/study.db or postgresql://user:pass@host:port/db",
             received=display_url(url),
         )
+    shown = display_url(url)
+    if url.startswith("postgresql://"):
+        # psycopg 3 (the tune-postgres extra), whichever driver SQLAlchemy defaults to
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     connect_args: dict[str, int] = {}
     if scheme == "sqlite":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -76,11 +80,11 @@ def open_storage(url: str) -> RDBStorage:
             grace_period=GRACE_S,
             **_retry_stale(),
         )
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:
         raise UsageError(
-            f"the storage URL needs the Python package {exc.name!r}",
+            f"the storage URL needs a database driver that is not installed: {exc}",
             field="--storage",
-            received=display_url(url),
+            received=shown,
             hint="pip install 'dlcli[tune-postgres]' for PostgreSQL",
         ) from None
     except Exception as exc:  # SQLAlchemy's OperationalError and friends: unreachable
@@ -88,6 +92,6 @@ def open_storage(url: str) -> RDBStorage:
         raise UsageError(
             f"cannot open the study storage: {reason}",
             field="--storage",
-            received=display_url(url),
+            received=shown,
             hint="check the host, port, database name and credentials",
         ) from None
