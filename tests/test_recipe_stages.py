@@ -126,3 +126,20 @@ def test_validate_command_exits_2_with_the_position(tmp_path: Path) -> None:
     column = "    - {epochs: 1, trainable: {top: 9}}".index("9") + 1
     assert f"{path}:12:{column}: train.stages[0].trainable.top:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_validate_command_lists_the_stages(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from dlcli.cli import main
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        HEAD + "  stages:\n    - {name: head, epochs: 2, trainable: {top: 1}}\n"
+        "    - {name: tune, epochs: 1, trainable: all, learning_rate: 0.0001}\n"
+    )
+    assert main(["validate", str(path), "--no-build"]) == 0
+    out = capsys.readouterr().out
+    assert "  epochs  3\n" in out
+    assert (
+        "  stages  head (epochs 1-2: top 1, adam lr 0.01), tune (epoch 3: all, adam lr 0.0001)"
+        in out
+    )

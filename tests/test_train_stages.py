@@ -110,6 +110,11 @@ def test_each_stage_changes_exactly_its_layers_and_resume_at_boundaries(tmp_path
     ]
     metrics = json.loads((straight / "metrics.json").read_text())
     assert "stage" not in metrics["final"]
+    from dlcli.evaluation.engine import recorded_metrics
+
+    best_epoch = metrics["best"]["epoch"]
+    recorded, _ = recorded_metrics(straight, "best.keras")  # read from history.csv
+    assert recorded["accuracy"] == float(rows[best_epoch - 1]["accuracy"])
     by_name = {s["name"]: s for s in metrics["stages"]}
     assert [s["epochs_run"] for s in metrics["stages"]] == [[1], [2], [3], [4]]
     assert by_name["frozen"]["trainable_params"] == 0

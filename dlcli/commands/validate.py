@@ -39,6 +39,10 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
         ("data", _data_text(recipe)),
         ("epochs", str(recipe.train.epochs)),
     ]
+    if recipe.train.stages:
+        from dlcli.recipe.stages import describe_stages
+
+        lines.append(("stages", describe_stages(recipe.train.stages)))
     if build:
         from dlcli.modeling.inputs import recipe_input_shape
 

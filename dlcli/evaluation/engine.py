@@ -148,7 +148,7 @@ class _CompiledMetrics:
         return {m.name: float(np.asarray(m.result())) for m in self.metrics}
 
 
-_BOOKKEEPING = frozenset({"epoch", "lr", "epoch_time_s"})
+_BOOKKEEPING = frozenset({"epoch", "stage", "lr", "epoch_time_s"})
 
 
 def recorded_metrics(run_dir: Path | None, model_file: str) -> tuple[dict[str, float], str]:

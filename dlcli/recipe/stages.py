@@ -377,3 +377,16 @@ def stages_json_schema(optimizer: dict[str, Any], lr_schedule: dict[str, Any]) -
         "minItems": 1,
         "description": "phases of training; train.epochs is the sum of their epochs",
     }
+
+
+def describe_stages(stages: list[StageSpec]) -> str:
+    """One line for ``dlcli validate``: ``head (epochs 1-3: top 1, adam lr 0.001), ...``."""
+    parts, first = [], 1
+    for stage in stages:
+        last = first + stage.epochs - 1
+        span = f"epoch {first}" if first == last else f"epochs {first}-{last}"
+        lr = stage.optimizer.args.get("learning_rate")
+        how = stage.optimizer.name + (f" lr {lr:g}" if isinstance(lr, int | float) else "")
+        parts.append(f"{stage.name} ({span}: {describe_trainable(stage.trainable)}, {how})")
+        first = last + 1
+    return ", ".join(parts)

@@ -28,7 +28,7 @@ from dlcli.viz.runs import (
 )
 
 # Columns of history.csv that are bookkeeping, not metrics.
-_NOT_METRICS = frozenset({"epoch", "epoch_time_s", "lr", "learning_rate"})
+_NOT_METRICS = frozenset({"epoch", "stage", "epoch_time_s", "lr", "learning_rate"})
 
 
 @dataclass
