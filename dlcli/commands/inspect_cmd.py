@@ -126,10 +126,18 @@ def run_inspect(
     stages = _stages(source, set_values, model)
     summary = summarize(model)
     shown = str(chosen_model_path(source, final=final))  # a run directory: which file
+    from dlcli.modeling.text_inspection import tokenizer_lines
+
+    text_lines = tokenizer_lines(model)  # vocabulary, max_length, a sample's ids
     if as_json:
-        typer.echo(json.dumps(summary_json(summary, shown, stages), indent=2))
+        payload = summary_json(summary, shown, stages)
+        if text_lines:
+            payload["tokenizer"] = text_lines
+        typer.echo(json.dumps(payload, indent=2))
     else:
         render_summary(console, summary, shown, stages)
+        for line in text_lines:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

@@ -94,6 +94,13 @@ def _image_for(src: Source, path: Path) -> Any:
     return kind.activation_input(src.preprocessing, shape, path)
 
 
+def _reads_text(model: Any) -> bool:
+    """A model with a tokeniser: ``--activations`` takes its text (or a .txt file)."""
+    from dlcli.modeling.text_inspection import tokenizer_of
+
+    return tokenizer_of(model) is not None
+
+
 def _check_all(paths: list[Path], overwrite: bool) -> None:
     from dlcli.atomic import check_writable
 
@@ -232,17 +239,24 @@ def run_views(
         )
     if activations is None and filters is None and graph is None:
         raise UsageError("nothing to draw", hint="pass --activations, --filters or --graph")
-    if activations is not None and not Path(activations).is_file():
-        raise DataError("image not found", file=activations, field="--activations")
     src = load_source(
         Path(source),
         trust_model,
         need_weights=activations is not None or filters is not None,
         final=final,
     )
+    reads_text = activations is not None and _reads_text(src.model)
+    if activations is not None and not reads_text and not Path(activations).is_file():
+        raise DataError("image not found", file=activations, field="--activations")
     if graph is not None:
         graph_view(src, Path(graph), overwrite, console)
-    if activations is not None:
+    if reads_text:
+        from dlcli.viz.token_view import text_activations_view
+
+        text = str(_image_for(src, Path(str(activations))))  # the text, or a .txt file's
+        folder = out or Path(f"{src.stem}_activations")
+        text_activations_view(src.model, text, src.class_names, folder, overwrite, console)
+    elif activations is not None:
         activations_view(src, Path(activations), list(layers), out, overwrite, console)
     if filters is not None:
         filters_view(src, filters, out, overwrite, console)
