@@ -143,3 +143,15 @@ def test_validate_command_lists_the_stages(tmp_path: Path, capsys: pytest.Captur
         "  stages  head (epochs 1-2: top 1, adam lr 0.01), tune (epoch 3: all, adam lr 0.0001)"
         in out
     )
+
+
+def test_warm_up_is_checked_against_each_stage_not_the_run() -> None:
+    # train.epochs 2 stops inside the plan: the schedule's 2-epoch warm-up belongs to the
+    # 3-epoch stages, so it is fine (it was refused against train.epochs before).
+    stages = "    - {epochs: 3, trainable: all}\n    - {epochs: 3, trainable: {top: 1}}\n"
+    extra = "  epochs: 2\n  lr_schedule: {kind: cosine, warmup_epochs: 2}\n"
+    assert load(stages, extra).train.epochs == 2
+    short = "    - {epochs: 3, trainable: all}\n    - {epochs: 2, trainable: {top: 1}}\n"
+    [problem] = problems(short, extra)
+    assert problem.field == "train.lr_schedule.warmup_epochs" and problem.line == 12
+    assert "not shorter than stage 'stage_2' (2 epochs)" in problem.format()

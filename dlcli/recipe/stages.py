@@ -237,13 +237,16 @@ class StageParser:
 def check_stage_epochs(
     stage: StageSpec, index: int, problems: list[Problem], positions: Positions
 ) -> None:
-    """A warm-up must be shorter than the stage it belongs to."""
+    """A warm-up must be shorter than the stage it belongs to (reported at the stage's
+    ``lr_schedule``, or at ``train.lr_schedule`` when the stage takes that one)."""
     schedule = stage.lr_schedule
     if schedule is not None and schedule.warmup_epochs >= stage.epochs:
+        own: KeyPath = ("train", "stages", index, "lr_schedule")
+        inherited: KeyPath = ("train", "lr_schedule", "warmup_epochs")
         problems.append(
             make_problem(
                 positions,
-                ("train", "stages", index, "lr_schedule"),
+                own if own in positions.values else inherited,
                 f"the warm-up ({schedule.warmup_epochs:g} epochs) is not shorter than stage "
                 f"{stage.name!r} ({stage.epochs} epochs)",
                 expected=f"warmup_epochs below {stage.epochs}",

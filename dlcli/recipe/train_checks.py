@@ -81,7 +81,8 @@ def check_train_numbers(spec: TrainSpec, problem: ProblemSink) -> None:
     if schedule is None:
         return
     where: KeyPath = ("train", "lr_schedule")
-    if schedule.warmup_epochs >= spec.epochs:
+    # With train.stages each stage's schedule spans that stage, and is checked there.
+    if schedule.warmup_epochs >= spec.epochs and not spec.stages:
         problem(
             (*where, "warmup_epochs"),
             f"the warm-up ({schedule.warmup_epochs:g} epochs) is not shorter than the run "
