@@ -70,6 +70,15 @@ def test_bad_backbone_arguments_are_each_reported(tmp_path: Path):
     assert "unknown argument 'alpah'" in text and "did you mean 'alpha'" in text
 
 
+def test_a_backbone_is_no_augmentation_layer(tmp_path: Path):
+    path = _recipe(
+        tmp_path,
+        {"name": SMALL, "weights": None},
+        data={"kind": "images", "train": str(tmp_path), "augment": [{"Backbone": {"name": SMALL}}]},
+    )
+    assert "data.augment[0].Backbone: a Backbone cannot be an augmentation layer" in _error_of(path)
+
+
 def test_resolved_recipe_names_the_application_and_loads_back_equal(tmp_path: Path):
     weights = tmp_path / "w" / "bb.weights.h5"
     path = _recipe(tmp_path, {"name": SMALL, "weights": "w/bb.weights.h5", "alpha": 0.75})

@@ -22,7 +22,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dlcli.recipe.yamlread import KeyPath
 
 BACKBONES_PATH = Path(__file__).with_name("backbones.json")
 ENTRY = "Backbone"  # the layer entry's name in a recipe
@@ -167,6 +170,31 @@ def parse_entry(value: Any, report: Any, base_dir: Path | None) -> ParsedBackbon
             continue
         args[key] = given
     return ParsedBackbone(args, layer_name, inputs) if ok else None
+
+
+def backbone_entry(parser: Any, value: Any, args_path: KeyPath, allow_inputs: bool) -> Any:
+    """``LayerParser``'s ``_Entry`` for ``- Backbone: {...}``, or None (problems reported)."""
+    from dlcli.recipe.layers import _Entry
+
+    if not allow_inputs:
+        parser.problem(args_path, "a Backbone cannot be an augmentation layer")
+        return None
+    positions = parser.positions
+    base = Path(positions.file).parent if positions.file else None
+    if (*args_path, "weights") in positions.overridden:
+        base = Path.cwd()  # a path typed with --set is relative to where it was typed
+    parsed = parse_entry(
+        value, lambda sub, msg, **kw: parser.problem((*args_path, *sub), msg, **kw), base
+    )
+    if parsed is None:
+        return None
+    name = parser._name(parsed.name, (*args_path, "name"))
+    inputs = None
+    if parsed.inputs is not None:
+        inputs = parser._inputs(parsed.inputs, (*args_path, "inputs"))
+    if name is False or inputs is False:
+        return None
+    return _Entry(ENTRY, parsed.args, name or None, inputs or None, args_path[:-1])
 
 
 def _application(app: Any, key: str, report: Any) -> BackboneInfo | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dlcli.errors import Problem
@@ -125,7 +124,7 @@ class LayerParser:
             )
             return None
         if backbones.is_backbone_entry(key):
-            return self._backbone(value, (*path, key), allow_inputs)
+            return backbones.backbone_entry(self, value, (*path, key), allow_inputs)
         info = catalog.get_layer(key)
         if info is None:
             return self._unknown_layer(key, path, blocks)
@@ -213,27 +212,6 @@ class LayerParser:
         if not ok:
             return None
         return _Entry(key, args, name or None, inputs or None, path, call or {})
-
-    def _backbone(self, value: Any, args_path: KeyPath, allow_inputs: bool) -> _Entry | None:
-        """``- Backbone: {name: MobileNetV2, ...}`` (checked in :mod:`dlcli.recipe.backbones`)."""
-        if not allow_inputs:
-            self.problem(args_path, "a Backbone cannot be an augmentation layer")
-            return None
-        base = Path(self.positions.file).parent if self.positions.file else None
-        if (*args_path, "weights") in self.positions.overridden:
-            base = Path.cwd()  # a path typed with --set is relative to where it was typed
-        parsed = backbones.parse_entry(
-            value, lambda sub, msg, **kw: self.problem((*args_path, *sub), msg, **kw), base
-        )
-        if parsed is None:
-            return None
-        name = self._name(parsed.name, (*args_path, "name"))
-        inputs = (
-            None if parsed.inputs is None else self._inputs(parsed.inputs, (*args_path, "inputs"))
-        )
-        if name is False or inputs is False:
-            return None
-        return _Entry(backbones.ENTRY, parsed.args, name or None, inputs or None, args_path[:-1])
 
     def _check_input_count(
         self, info: catalog.LayerInfo, inputs: list[str] | None, args_path: KeyPath
