@@ -310,8 +310,8 @@ def test_unknown_recipe_kind_is_positioned_with_a_suggestion() -> None:
     text = err.value.format()
     assert ":3:" in text and "data.kind: unknown data kind 'imagez'" in text
     assert "did you mean 'images'" in text
-    with pytest.raises(DataError, match="unknown data kind 'audio'"):
-        get_kind("audio", error=DataError)
+    with pytest.raises(DataError, match="unknown data kind 'video'"):
+        get_kind("video", error=DataError)
 
 
 def test_kind_specific_keys_belong_to_their_kind_only() -> None:
@@ -389,7 +389,7 @@ def test_labels_json_without_kind_is_the_first_dlcli_s_images(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"kind": "audio"}, "kind: unknown data kind 'audio'"),
+        ({"kind": "video"}, "kind: unknown data kind 'video'"),
         ({"version": 2}, "version: unknown labels.json version 2"),
         ({"version": "1"}, "version: unknown labels.json version '1'"),
     ],

@@ -7,8 +7,22 @@ and importing this module registers them with Keras for loading a saved model.
 
 from __future__ import annotations
 
+from dlcli.modeling.audio_layers import (
+    LogScaling,
+    PerExampleNormalization,
+    RandomGain,
+    RandomNoise,
+    RandomTimeShift,
+    SpecAugment,
+)
 from dlcli.modeling.text_layers import TokenAndPositionEmbedding
 
 LAYERS: dict[str, type] = {
     "TokenAndPositionEmbedding": TokenAndPositionEmbedding,
+    "LogScaling": LogScaling,
+    "PerExampleNormalization": PerExampleNormalization,
+    "RandomTimeShift": RandomTimeShift,
+    "RandomGain": RandomGain,
+    "RandomNoise": RandomNoise,
+    "SpecAugment": SpecAugment,
 }

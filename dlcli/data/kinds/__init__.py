@@ -146,6 +146,7 @@ def validate_data_section(values: Mapping[str, Any]) -> DataSection:
 
 
 def _register_builtins() -> None:
+    from dlcli.data.kinds.audio_kind import AudioKind
     from dlcli.data.kinds.csv_kind import CsvKind
     from dlcli.data.kinds.image_kind import ImageKind
     from dlcli.data.kinds.text_kind import TextKind
@@ -153,6 +154,7 @@ def _register_builtins() -> None:
     register_kind(ImageKind())
     register_kind(CsvKind())
     register_kind(TextKind())
+    register_kind(AudioKind())
 
 
 _register_builtins()
