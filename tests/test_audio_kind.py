@@ -186,3 +186,48 @@ def test_a_bad_audio_section_is_refused_with_its_field(
     assert main(["validate", str(recipe)]) == 2
     err = capsys.readouterr().err
     assert "data.crop" in err and "middle" in err
+
+
+AUGMENT = [
+    {"RandomTimeShift": {"max_shift": 0.2}},
+    {"RandomGain": {"gain_db": [-6, 6]}},
+    {"RandomNoise": {"snr_db": [5, 20]}},
+]
+
+
+def _weights(run: Path) -> list[np.ndarray]:
+    from dlcli.backend import keras
+
+    return keras.saving.load_model(run / "model.keras", safe_mode=True).get_weights()
+
+
+def test_augmented_training_is_reproducible_with_its_seed(tmp_path: Path) -> None:
+    write_folders(tmp_path / "train", 4, seed=6)
+    write_folders(tmp_path / "val", 2, seed=7)
+    recipe = write_recipe(
+        tmp_path / "r.yaml", tmp_path / "train", tmp_path / "val", augment=AUGMENT
+    )
+    runs = []
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        run = tmp_path / name
+        args = ["train", str(recipe), "--out", str(run), "--quiet", "--set", f"seed={seed}"]
+        assert main(args) == 0
+        runs.append(_weights(run))
+    assert all(np.array_equal(x, y) for x, y in zip(runs[0], runs[1], strict=True))
+    assert any(not np.array_equal(x, y) for x, y in zip(runs[0], runs[2], strict=True))
+
+
+def test_validation_batches_are_the_decoded_files_never_augmented(tmp_path: Path) -> None:
+    from dlcli.data import load_datasets
+    from dlcli.recipe import load_recipe
+
+    write_folders(tmp_path / "train", 3, seed=8)
+    write_folders(tmp_path / "val", 2, seed=9)
+    recipe = write_recipe(
+        tmp_path / "r.yaml", tmp_path / "train", tmp_path / "val", augment=AUGMENT
+    )
+    bundle = load_datasets(load_recipe(recipe).data, seed=1)
+    assert bundle.augmentation() is not None
+    files = sorted((tmp_path / "val").rglob("*.wav"))
+    got = np.concatenate([x.numpy() for x, _ in bundle.make_validation(4)])
+    np.testing.assert_allclose(got, np.stack([_oracle_waveform(p) for p in files]), atol=1e-6)
