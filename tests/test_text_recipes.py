@@ -46,8 +46,9 @@ def text_bilstm() -> keras.Model:
     inp = _text_input()
     x = L.TextVectorization(VOCAB, output_mode="int", output_sequence_length=80)(inp)
     x = L.Embedding(VOCAB, 64, mask_zero=True)(x)
-    x = L.Bidirectional(L.LSTM(32), merge_mode="concat")(x)
-    return keras.Model(inp, L.Dense(6, activation="softmax")(L.Dropout(0.5)(x)))
+    x = L.Bidirectional(L.LSTM(32, return_sequences=True), merge_mode="concat")(x)
+    x = L.Dropout(0.5)(L.GlobalMaxPooling1D()(x))
+    return keras.Model(inp, L.Dense(6, activation="softmax")(x))
 
 
 def text_transformer() -> keras.Model:
