@@ -231,3 +231,22 @@ def test_validation_batches_are_the_decoded_files_never_augmented(tmp_path: Path
     files = sorted((tmp_path / "val").rglob("*.wav"))
     got = np.concatenate([x.numpy() for x, _ in bundle.make_validation(4)])
     np.testing.assert_allclose(got, np.stack([_oracle_waveform(p) for p in files]), atol=1e-6)
+
+
+def test_inspect_activations_on_a_sound_file_shows_its_spectrogram(
+    trained: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from dlcli.backend import keras
+
+    wav = sorted((trained.parent / "val" / "whistle").glob("*.wav"))[0]
+    out = tmp_path / "acts"
+    assert main(["inspect", str(trained), "--activations", str(wav), "--out", str(out)]) == 0
+    assert Image.open(out / "overview.png").size[0] > 0
+    mel = np.load(next(out.glob("*_mel_spectrogram.npy")))
+    oracle = keras.layers.MelSpectrogram(
+        sampling_rate=RATE, fft_length=128, sequence_stride=64, num_mel_bins=16, power_to_db=False
+    )(_oracle_waveform(wav)[None])
+    np.testing.assert_allclose(mel, keras.ops.convert_to_numpy(oracle)[0], rtol=1e-4, atol=1e-6)
+    assert next(out.glob("*_probs.npy")).is_file()

@@ -35,6 +35,12 @@ def _shown_image(image: Any) -> tuple[Any, str | None]:
     return arr, "viridis"
 
 
+def _is_waveform(x: Any) -> bool:
+    """A sound input: ``(samples,)`` or ``(samples, channels)`` with few channels."""
+    shape = getattr(x, "shape", ())
+    return len(shape) == 1 or (len(shape) == 2 and shape[1] <= 8 and shape[0] > 8 * shape[1])
+
+
 def _bar(ax: Any, act: LayerActivation, class_names: Sequence[str] | None) -> None:
     labels = [unit_label(act, i, class_names) for i in act.ranked]
     y = list(range(len(act.ranked)))[::-1]
@@ -119,11 +125,16 @@ def save_overview_png(
     cols = min(panels, 5)
     rows = math.ceil(panels / cols)
     fig = plt.figure(figsize=(cols * 2.4, rows * 2.5), dpi=DPI)
-    shown, cmap = _shown_image(image)
     ax = fig.add_subplot(rows, cols, 1)
-    ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if cmap == "gray" else None)
-    ax.set_title("input", fontsize="small")
-    ax.set_axis_off()
+    if _is_waveform(image):
+        ax.plot(image, linewidth=0.4)
+        ax.set_title("input (waveform)", fontsize="small")
+        ax.tick_params(labelsize=6)
+    else:
+        shown, cmap = _shown_image(image)
+        ax.imshow(shown, cmap=cmap, vmin=0, vmax=1 if cmap == "gray" else None)
+        ax.set_title("input", fontsize="small")
+        ax.set_axis_off()
     for k, act in enumerate(acts, start=2):
         ax = fig.add_subplot(rows, cols, k)
         shape = "x".join(str(d) for d in act.shape)
@@ -140,6 +151,10 @@ def save_overview_png(
             _bar(ax, trimmed, class_names)
             ax.set_title(f"{act.name}\n{shape}", fontsize="x-small")
             ax.tick_params(labelsize=6)
+        elif act.kind == "sequence":  # e.g. a spectrogram: (frequency, time) as a picture
+            ax.imshow(act.array, cmap="viridis", aspect="auto", origin="lower")
+            ax.set_title(f"{act.name}\n{shape}", fontsize="x-small")
+            ax.set_axis_off()
         else:
             ax.text(0.5, 0.5, f"{act.type}\n{shape}", ha="center", va="center", fontsize=7)
             ax.set_title(act.name, fontsize="x-small")
