@@ -73,6 +73,8 @@ def test_stages_resolve_with_inherited_optimizer_and_epochs_sum() -> None:
          "no layer name matches the pattern 'head*'"),
         ("{epochs: 1, trainable: {bottom: 1}}", "train.stages[0].trainable.bottom", 12, "bottom",
          "{top: N}, {from: layer_name}"),
+        ("{epochs: 1, trainable: {from: out/block_1}}", "train.stages[0].trainable.from", 12,
+         "out/", "'out', a Dense: only a Backbone has layers inside"),
         ("{epochs: 0, trainable: all}", "train.stages[0].epochs", 12, "0,", "an integer >= 1"),
         ("{epochs: 1}", "train.stages[0]", 12, "{", "missing required key 'trainable'"),
         ("{epochs: 1, trainable: all, learning_rate: 0}", "train.stages[0].learning_rate",

@@ -185,6 +185,7 @@ def test_inspect_shows_trainable_parameters_per_stage(tmp_path: Path, capsys) ->
 @pytest.mark.slow
 def test_stage_freezes_a_backbone_with_its_batchnorm_and_unfreezes_it() -> None:
     from dlcli.backend import keras
+    from dlcli.errors import RecipeError
     from dlcli.modeling.builder import build_model
     from dlcli.recipe import load_recipe_text
     from dlcli.training.stages import set_trainable, trainable_count
@@ -196,6 +197,8 @@ def test_stage_freezes_a_backbone_with_its_batchnorm_and_unfreezes_it() -> None:
         "train:\n  stages:\n"
         "    - {name: head, epochs: 1, trainable: {top: 1}}\n"
         "    - {name: all, epochs: 1, trainable: all}\n"
+        "    - {name: top, epochs: 1, trainable: {from: backbone/block_16_expand}}\n"
+        "    - {name: typo, epochs: 1, trainable: {from: backbone/block_16_expnd}}\n"
     )
     model = build_model(recipe.model, (32, 32, 3), name="b")
     names = [layer.name for layer in recipe.model.layers]
@@ -213,3 +216,32 @@ def test_stage_freezes_a_backbone_with_its_batchnorm_and_unfreezes_it() -> None:
     set_trainable(model, names, recipe.train.stages[1])
     assert trainable_count(model) == plain_trainable + head
     assert all(layer.trainable for layer in norms)
+
+    # from: backbone/LAYER: the application's layers from LAYER on (Keras's order), as the
+    # TensorFlow fine-tuning tutorial freezes base_model.layers[:fine_tune_at]
+    at = [layer.name for layer in plain.layers].index("block_16_expand")
+    for layer in plain.layers[:at]:
+        layer.trainable = False
+    upper = sum(int(np.prod(w.shape)) for w in plain.trainable_weights)
+    set_trainable(model, names, recipe.train.stages[2], 3)
+    assert trainable_count(model) == upper + head < plain_trainable
+    with pytest.raises(RecipeError) as info:
+        set_trainable(model, names, recipe.train.stages[3], 4)
+    assert info.value.problem.field == "train.stages[3].trainable.from"
+    assert "did you mean 'block_16_expand'" in info.value.problem.format()
+
+
+def test_validate_builds_and_checks_a_layer_inside_the_backbone(tmp_path: Path, capsys) -> None:
+    from dlcli.cli import main
+
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        "name: b\nmodel:\n  input: [32, 32, 3]\n  layers:\n"
+        "    - Backbone: {name: MobileNetV2, alpha: 0.35, weights: null, pooling: avg}\n"
+        "    - Dense: {units: 3, activation: softmax}\n"
+        "train:\n  stages:\n    - {epochs: 1, trainable: {from: backbone/block_16_expnd}}\n"
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "train.stages[0].trainable.from:" in err and "block_16_expand" in err
+    assert main(["validate", str(path), "--no-build"]) == 0  # the name needs the backbone

@@ -54,6 +54,11 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
             from dlcli.training.setup import make_optimizer
 
             model = build_model(recipe.model, shape, name=recipe.name)
+            if recipe.train.stages:  # from: BACKBONE/LAYER needs the built backbone
+                from dlcli.training.stages import check_stages
+
+                names = [layer.name for layer in recipe.model.layers]
+                check_stages(model, names, recipe.train)
             lines.append(("input", "x".join("?" if d is None else str(d) for d in shape)))
             lines.append(("params", f"{model.count_params():,}"))
             # Optimizer arguments are Keras's to check: create it, as training will.

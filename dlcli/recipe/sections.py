@@ -182,7 +182,7 @@ class SectionChecker:
 
     def _stages(self, raw: dict[str, Any], values: dict[str, Any]) -> None:
         """``train.stages`` resolved in ``values``; ``epochs`` defaults to their sum."""
-        from dlcli.recipe.stages import StageParser
+        from dlcli.recipe.stage_parser import StageParser
 
         parser = StageParser(self.positions, self.problems)
         stages = parser.parse(

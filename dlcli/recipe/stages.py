@@ -11,10 +11,13 @@ optimizer (a fresh one: its moments start at zero) and learning-rate schedule::
 
 ``trainable`` is ``all``, ``none``, ``{top: N}`` (the last N layers of ``model.layers``,
 after blocks are expanded), ``{from: layer_name}`` (that layer and every one after it) or a
-name pattern (``"dense*"``, fnmatch rules). A stage without ``optimizer`` uses
-``train.optimizer``; ``learning_rate`` replaces the optimizer's rate; a stage without
-``lr_schedule`` uses ``train.lr_schedule``, over the stage's own epochs. The resolved stage
-holds all of these explicitly.
+name pattern (``"dense*"``, fnmatch rules). ``{from: BACKBONE/LAYER}`` reaches inside a
+``Backbone`` entry: the backbone's layers from LAYER (as Keras names them) on train, with
+every model layer after the backbone; that name is checked when the model is built.
+
+A stage without ``optimizer`` uses ``train.optimizer``; ``learning_rate`` replaces the
+optimizer's rate; a stage without ``lr_schedule`` uses ``train.lr_schedule``, over the
+stage's own epochs. The resolved stage holds all of these explicitly.
 
 ``train.epochs`` is how far the run goes: left out, the sum of the stages' epochs. A
 smaller number stops the run inside the plan (the run says which stages it does not
@@ -27,211 +30,14 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from pydantic import ValidationError
-
 from dlcli.errors import Problem
-from dlcli.recipe import catalog
 from dlcli.recipe.layers import did_you_mean
-from dlcli.recipe.spec import LayerSpec, LRScheduleSpec, OptimizerSpec, StageSpec, TrainableSpec
+from dlcli.recipe.spec import LayerSpec, StageSpec, TrainableSpec
 from dlcli.recipe.yamlread import KeyPath, Positions, make_problem
 
-STAGE_KEYS = ("name", "epochs", "trainable", "optimizer", "learning_rate", "lr_schedule")
 TRAINABLE_WORDS = ("all", "none")
 TRAINABLE_KEYS = ("top", "from")
-_TRAINABLE_EXPECTED = "all, none, {top: N}, {from: layer_name} or a layer name pattern"
-
-
-class StageParser:
-    """Turns the raw ``train.stages`` list into resolved :class:`StageSpec` objects."""
-
-    def __init__(self, positions: Positions, problems: list[Problem]) -> None:
-        self.positions, self.problems = positions, problems
-
-    def problem(self, path: KeyPath, message: str, **kw: Any) -> None:
-        self.problems.append(make_problem(self.positions, path, message, **kw))
-
-    def parse(
-        self, raw: Any, optimizer: Any, lr_schedule: Any, epochs: Any
-    ) -> list[StageSpec] | None:
-        """Stages from the raw list; ``optimizer``/``lr_schedule`` are the train section's raw
-        values (the defaults of each stage), ``epochs`` its raw ``epochs`` (None: left out)."""
-        where: KeyPath = ("train", "stages")
-        if not isinstance(raw, list) or not raw:
-            self.problem(where, "bad stages", expected="a list of one or more stages", received=raw)
-            return None
-        before = len(self.problems)
-        stages = [
-            self._stage(item, i, optimizer, lr_schedule) for i, item in enumerate(raw, start=1)
-        ]
-        names = [s.name for s in stages if s is not None]
-        for i, stage in enumerate(stages, start=1):
-            if stage is not None and names.count(stage.name) > 1:
-                self.problem((*where, i - 1, "name"), f"two stages are named {stage.name!r}")
-                break
-        if len(self.problems) > before:
-            return None
-        resolved = [s for s in stages if s is not None]
-        total = sum(s.epochs for s in resolved)
-        if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > total:
-            self.problem(
-                ("train", "epochs"),
-                f"train.epochs ({epochs}) is more than the stages' epochs ({total})",
-                expected=f"at most {total}, or leave train.epochs out (with stages: their sum)",
-                received=epochs,
-                hint="give the last stage more epochs, or add a stage",
-            )
-            return None
-        return resolved
-
-    def _stage(self, raw: Any, index: int, optimizer: Any, schedule: Any) -> StageSpec | None:
-        where: KeyPath = ("train", "stages", index - 1)
-        if not isinstance(raw, dict):
-            self.problem(where, "bad stage", expected="a mapping with epochs and trainable")
-            return None
-        ok = True
-        for key in raw:
-            if key not in STAGE_KEYS:
-                hint = (
-                    did_you_mean(str(key), list(STAGE_KEYS)) or f"allowed: {', '.join(STAGE_KEYS)}"
-                )
-                self.problem((*where, key), f"unknown key {key!r}", key=True, hint=hint)
-                ok = False
-        for key in ("epochs", "trainable"):
-            if key not in raw:
-                self.problem(where, f"missing required key {key!r} in stage {index}")
-                ok = False
-        name = raw.get("name", f"stage_{index}")
-        if not isinstance(name, str) or not name.strip():
-            self.problem((*where, "name"), "bad stage name", expected="text", received=name)
-            ok = False
-        epochs = raw.get("epochs")
-        if "epochs" in raw and (
-            isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
-        ):
-            self.problem(
-                (*where, "epochs"), "bad epochs", expected="an integer >= 1", received=epochs
-            )
-            ok = False
-        trainable = self._trainable(raw["trainable"], where) if "trainable" in raw else None
-        opt = self._optimizer(raw, where, optimizer)
-        sched = self._schedule(raw.get("lr_schedule", schedule), where, "lr_schedule" in raw)
-        if not ok or trainable is None or opt is None or sched is False:
-            return None
-        return StageSpec(
-            name=name,
-            epochs=epochs,
-            trainable=trainable,
-            optimizer=opt,
-            lr_schedule=sched if isinstance(sched, LRScheduleSpec) else None,
-        )
-
-    def _trainable(self, raw: Any, where: KeyPath) -> TrainableSpec | None:
-        path = (*where, "trainable")
-        if isinstance(raw, str) and raw.strip():
-            kind = raw if raw in TRAINABLE_WORDS else "pattern"
-            return TrainableSpec(kind=kind, value=None if kind != "pattern" else raw)
-        if isinstance(raw, dict) and len(raw) == 1:
-            key, value = next(iter(raw.items()))
-            if key == "top":
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    self.problem(
-                        (*path, "top"), "bad top", expected="a layer count >= 1", received=value
-                    )
-                    return None
-                return TrainableSpec(kind="top", value=value)
-            if key == "from":
-                if not isinstance(value, str) or not value.strip():
-                    self.problem(
-                        (*path, "from"), "bad from", expected="a layer name", received=value
-                    )
-                    return None
-                return TrainableSpec(kind="from", value=value)
-            hint = did_you_mean(str(key), list(TRAINABLE_KEYS))
-            self.problem(
-                (*path, key),
-                f"unknown key {key!r}",
-                key=True,
-                expected=_TRAINABLE_EXPECTED,
-                hint=hint,
-            )
-            return None
-        self.problem(path, "bad trainable", expected=_TRAINABLE_EXPECTED, received=raw)
-        return None
-
-    def _optimizer(self, raw: dict[str, Any], where: KeyPath, default: Any) -> OptimizerSpec | None:
-        from dlcli.recipe.sections import OPTIMIZERS
-
-        given = raw.get("optimizer", default)
-        path = (*where, "optimizer") if "optimizer" in raw else ("train", "optimizer")
-        if given is None:
-            given = "adam"
-        if isinstance(given, str):
-            given = {"name": given}
-        if not isinstance(given, dict):
-            self.problem(path, "bad optimizer", expected="a name or a mapping", received=given)
-            return None
-        args = dict(given)
-        name = args.pop("name", "adam")
-        if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
-            if "optimizer" in raw:  # the train section reports its own optimizer
-                hint = did_you_mean(str(name).lower(), list(OPTIMIZERS))
-                self.problem(
-                    path, f"unknown optimizer {name!r}", expected=", ".join(OPTIMIZERS), hint=hint
-                )
-            return None
-        if "learning_rate" in raw:
-            args["learning_rate"] = raw["learning_rate"]
-        spec = OptimizerSpec(name=name.lower(), args=args)
-        if "optimizer" in raw or "learning_rate" in raw:
-            self._check_args(spec, where, raw)
-        return spec
-
-    def _check_args(self, spec: OptimizerSpec, where: KeyPath, raw: dict[str, Any]) -> None:
-        from dlcli.recipe.train_checks import OPTIMIZER_RANGES
-
-        known = catalog.optimizer_args(spec.name)
-        for arg, value in spec.args.items():
-            at = (
-                (*where, "learning_rate")
-                if arg == "learning_rate" and "learning_rate" in raw
-                else (*where, "optimizer", arg)
-            )
-            if known is not None and arg not in known:
-                hint = did_you_mean(arg, list(known)) or f"it takes: {', '.join(known)}"
-                self.problem(
-                    at, f"optimizer {spec.name!r} takes no argument {arg!r}", key=True, hint=hint
-                )
-                continue
-            allowed = OPTIMIZER_RANGES.get(arg)
-            number = (
-                None
-                if isinstance(value, bool) or not isinstance(value, int | float)
-                else float(value)
-            )
-            if allowed is not None and number is not None and not allowed.holds(number):
-                self.problem(
-                    at,
-                    f"bad {arg} for optimizer {spec.name!r}",
-                    expected=allowed.text(),
-                    received=value,
-                    hint=allowed.why or None,
-                )
-
-    def _schedule(self, raw: Any, where: KeyPath, own: bool) -> LRScheduleSpec | bool | None:
-        """The stage's schedule, None for none, False when it is bad (reported)."""
-        if raw is None or isinstance(raw, LRScheduleSpec):
-            return raw
-        path = (*where, "lr_schedule") if own else ("train", "lr_schedule")
-        try:
-            return LRScheduleSpec.model_validate(raw)
-        except ValidationError as exc:
-            if own:  # a bad train.lr_schedule is reported by the train section
-                for err in exc.errors():
-                    loc = tuple(err["loc"])
-                    self.problem(
-                        (*path, *loc), "bad value", expected=err["msg"], received=err.get("input")
-                    )
-            return False
+TRAINABLE_EXPECTED = "all, none, {top: N}, {from: layer_name} or a layer name pattern"
 
 
 def check_stage_epochs(
@@ -278,25 +84,38 @@ def check_stage_layers(
                     received=spec.value,
                 )
             )
-        elif spec.kind == "from" and spec.value not in names:
+        elif spec.kind == "from" and from_layer(spec) not in names:
             problems.append(
                 make_problem(
                     positions,
                     (*where, "from"),
-                    f"stage {stage.name!r} trains from layer {spec.value!r}, which the model "
-                    "does not have",
+                    f"stage {stage.name!r} trains from layer {from_layer(spec)!r}, which the "
+                    "model does not have",
                     expected="a layer name of model.layers (after blocks are expanded)",
                     received=spec.value,
-                    hint=did_you_mean(str(spec.value), names) or f"layers: {', '.join(names)}",
+                    hint=did_you_mean(from_layer(spec), names) or f"layers: {', '.join(names)}",
                 )
             )
+        elif spec.kind == "from" and inner_layer(spec) is not None:
+            kind = next(layer.type for layer in layers if layer.name == from_layer(spec))
+            if kind != "Backbone":
+                problems.append(
+                    make_problem(
+                        positions,
+                        (*where, "from"),
+                        f"stage {stage.name!r} trains from inside layer "
+                        f"{from_layer(spec)!r}, a {kind}: only a Backbone has layers inside",
+                        expected="LAYER or BACKBONE/LAYER_INSIDE_IT",
+                        received=spec.value,
+                    )
+                )
         elif spec.kind == "pattern" and not trainable_names(spec, names):
             problems.append(
                 make_problem(
                     positions,
                     where,
                     f"stage {stage.name!r}: no layer name matches the pattern {spec.value!r}",
-                    expected=_TRAINABLE_EXPECTED,
+                    expected=TRAINABLE_EXPECTED,
                     received=spec.value,
                     hint=did_you_mean(str(spec.value), names) or f"layers: {', '.join(names)}",
                 )
@@ -313,8 +132,21 @@ def trainable_names(spec: TrainableSpec, names: list[str]) -> list[str]:
         count = int(spec.value or 0)
         return list(names[len(names) - count :]) if count else []
     if spec.kind == "from":
-        return list(names[names.index(str(spec.value)) :]) if spec.value in names else []
+        first = from_layer(spec)
+        return list(names[names.index(first) :]) if first in names else []
     return [n for n in names if fnmatch.fnmatchcase(n, str(spec.value))]
+
+
+def from_layer(spec: TrainableSpec) -> str:
+    """The model layer of ``from: LAYER`` or ``from: BACKBONE/LAYER_INSIDE_IT``."""
+    return str(spec.value).split("/", 1)[0]
+
+
+def inner_layer(spec: TrainableSpec) -> str | None:
+    """The layer inside a backbone that ``from: BACKBONE/LAYER_INSIDE_IT`` starts at."""
+    if spec.kind != "from" or "/" not in str(spec.value):
+        return None
+    return str(spec.value).split("/", 1)[1]
 
 
 def describe_trainable(spec: TrainableSpec) -> str:
@@ -359,7 +191,7 @@ def stages_json_schema(optimizer: dict[str, Any], lr_schedule: dict[str, Any]) -
                 "additionalProperties": False,
             },
         ],
-        "description": _TRAINABLE_EXPECTED,
+        "description": TRAINABLE_EXPECTED,
     }
     stage = {
         "type": "object",

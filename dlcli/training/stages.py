@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dlcli.recipe.stages import describe_trainable, trainable_names
+from dlcli.recipe.stages import describe_trainable, from_layer, inner_layer, trainable_names
 from dlcli.training.events import Notice
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def enter_stage(session: Session, trainee: Trainee, plan: StagePlan, state: RunS
 
     model, stage = trainee.model, plan.spec
     with session.launch.strategy.scope():
-        set_trainable(model, layer_names(session), stage)
+        set_trainable(model, layer_names(session), stage, plan.index)
         optimizer, base_lr = setup.make_optimizer(stage.optimizer, session.plan.precision_policy)
         # The saved model.keras holds this optimizer: its variables fit the trainable ones.
         model.compile(
@@ -95,11 +95,43 @@ def enter_stage(session: Session, trainee: Trainee, plan: StagePlan, state: RunS
     state.stage = plan.index
 
 
-def set_trainable(model: Any, names: list[str], stage: StageSpec) -> None:
-    """``trainable`` on each recipe layer as the stage says (sub-layers follow in Keras)."""
+def set_trainable(model: Any, names: list[str], stage: StageSpec, index: int = 1) -> None:
+    """``trainable`` on each recipe layer as the stage (1-based ``index``) says; sub-layers
+    follow in Keras. ``from: BACKBONE/LAYER`` also freezes the backbone's layers before
+    LAYER (an unknown LAYER is a RecipeError naming the closest ones)."""
     chosen = set(trainable_names(stage.trainable, names))
     for name in names:
         model.get_layer(name).trainable = name in chosen
+    inner = inner_layer(stage.trainable)
+    if inner is None:
+        return
+    application = model.get_layer(from_layer(stage.trainable)).application
+    inside = [layer.name for layer in application.layers]
+    if inner not in inside:
+        from dlcli.errors import RecipeError
+        from dlcli.recipe.layers import did_you_mean
+
+        raise RecipeError(
+            f"stage {stage.name!r} trains from {inner!r} inside "
+            f"{from_layer(stage.trainable)!r}, which has no layer of that name",
+            field=f"train.stages[{index - 1}].trainable.from",
+            expected=f"the name of one of its {len(inside)} layers (as Keras names them)",
+            received=stage.trainable.value,
+            hint=did_you_mean(inner, inside) or f"its last layers: {', '.join(inside[-4:])}",
+        )
+    for layer in application.layers[: inside.index(inner)]:
+        layer.trainable = False
+
+
+def check_stages(model: Any, names: list[str], spec: TrainSpec) -> None:
+    """Every stage's layers exist in ``model`` (``from: BACKBONE/LAYER``): before training."""
+    before = {name: bool(model.get_layer(name).trainable) for name in names}
+    try:
+        for plan in stage_plans(spec):
+            set_trainable(model, names, plan.spec, plan.index)
+    finally:
+        for name, trainable in before.items():
+            model.get_layer(name).trainable = trainable
 
 
 def start_stages(session: Session, trainee: Trainee, state: RunState) -> list[Notice]:
@@ -108,6 +140,7 @@ def start_stages(session: Session, trainee: Trainee, state: RunState) -> list[No
     plans = stage_plans(session.spec)
     if not plans:
         return []
+    check_stages(trainee.model, layer_names(session), session.spec)
     index = 1
     if session.options.resume:
         saved = session.run.load_state().get("stage")
@@ -200,7 +233,7 @@ def stage_rows(model: Any, names: list[str], spec: TrainSpec) -> list[dict[str, 
     try:
         for plan in stage_plans(spec):
             stage = plan.spec
-            set_trainable(model, names, stage)
+            set_trainable(model, names, stage, plan.index)
             rows.append(
                 {
                     "name": stage.name,
