@@ -40,6 +40,9 @@ from train_helpers import image_data, write_recipe
 from dlcli.cli import main
 
 Command = tuple[str, ...]
+# docs/tuning.md's search and its PostgreSQL URL
+TUNE_DIGITS = "dlcli tune recipes/digits.yaml --space recipes/spaces/digits.yaml"
+POSTGRES_URL = "postgresql://tuner:secret@db-host:5432/studies"
 
 # Command line as written in the docs -> expected exit code.
 RUN: dict[str, int] = {
@@ -102,12 +105,18 @@ RUN: dict[str, int] = {
     "dlcli export runs/text_cnn --format saved_model": 0,
     # TFLite has no string ops: refused, naming the token-id alternative
     "dlcli export runs/text_cnn --format tflite": 2,
+    # docs/tuning.md (tunes/digits is made by the workspace: 2 trials of 2 epochs here)
+    TUNE_DIGITS + " --trials 8 --epochs 3": 0,
+    "dlcli tune --show digits": 0,
+    "dlcli runs --compare tunes/digits/trials": 0,
+    "dlcli train tunes/digits/best.yaml --out runs/digits-best --epochs 15": 0,
 }
 # Run by the workspace fixture (other examples read their runs); the test checks the result.
 MADE_BY_WORKSPACE = (
     "dlcli train recipes/digits.yaml --out runs/digits",
     "dlcli train recipes/transfer_mobilenetv2.yaml --out runs/transfer",
     "dlcli train recipes/text_cnn.yaml --out runs/text_cnn",
+    TUNE_DIGITS + " --trials 8 --epochs 3",
 )
 
 # Command line -> why it cannot run here. Parsed and validated instead.
@@ -120,6 +129,15 @@ CHECKED: dict[str, str] = {
     ),
     "dlcli train recipe.yaml --workers $WORKERS --worker-index $SLURM_PROCID": (
         "a Slurm job over several nodes"
+    ),
+    # docs/tuning.md: tests/test_tune_postgres.py runs two workers on a real server
+    TUNE_DIGITS + " --trials 8 --device gpu:0": "needs two GPUs",
+    TUNE_DIGITS + " --trials 8 --device gpu:1": "needs two GPUs",
+    TUNE_DIGITS + " --trials 200 --study digits-big --storage " + POSTGRES_URL: (
+        "a PostgreSQL server on another machine"
+    ),
+    "dlcli tune --show digits-big --storage " + POSTGRES_URL: (
+        "a PostgreSQL server on another machine"
     ),
 }
 # Values the Slurm script gives its variables, for parsing.
@@ -249,10 +267,27 @@ def test_multi_machine_command_lines_parse_and_validate(command: str, workspace:
     # The real parser: unknown flags or bad values raise here.
     with group.commands[args[0]].make_context(args[0], args[1:]) as ctx:
         params = ctx.params
+    if args[0] == "tune":
+        _check_tune_line(params, workspace)
+        return
     assert params["worker_index"] in (0, 1)
     assert params["workers"] == SHELL_VARIABLES["$WORKERS"]
     with _chdir(workspace):
         assert run_validate(Path(args[1]), set_values=[]) == 0
+
+
+def _check_tune_line(params: dict, workspace: Path) -> None:
+    """A tune line that cannot run here: its space checked against its recipe."""
+    from dlcli.commands.validate import run_validate
+    from dlcli.tuning.space import check_against_recipe, read_space
+
+    if params["show"]:
+        assert params["storage"].startswith("postgresql://")
+        return
+    assert params["device"] in ("gpu:0", "gpu:1") or params["storage"].startswith("postgresql")
+    with _chdir(workspace):
+        check_against_recipe(read_space(params["space"]), params["recipe"], [])
+        assert run_validate(params["recipe"], set_values=[]) == 0
 
 
 # --------------------------------------------------------------------------- the workspace
@@ -352,6 +387,9 @@ def _run(command: Command, cwd: Path) -> _Result:
         args = args[: args.index(">")]
     if args[0] == "train":
         args = _train_epochs(tuple(args))
+    elif args[0] == "tune" and "--show" not in args:  # 2 trials of 2 epochs
+        args = _train_epochs(tuple(args))
+        args[args.index("--trials") + 1] = "2"
     if env:  # the variables must be set before TensorFlow starts: a fresh process
         full_env = {**os.environ, **env, "TF_CPP_MIN_LOG_LEVEL": "3"}
         full_env.pop("DLCLI_DEBUG", None)

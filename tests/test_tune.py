@@ -192,37 +192,54 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     assert len(started) == 4  # each trial trained by exactly one process
 
 
-def test_kill_9_then_the_same_command_continues(tmp_path: Path) -> None:
-    out = tmp_path / "study"
-    wine_recipe(tmp_path / "r.yaml", epochs=40)
-    args = _tune_args(tmp_path, out, "--trials", "3", "--pruner", "none")
+def _start_and_stop_at(args: list[str], cwd: Path, history: Path, sig: int) -> tuple[int, str]:
+    """Start ``args``; once ``history`` exists (its trial has an epoch done) send ``sig``."""
     proc = subprocess.Popen(
         args,
-        cwd=tmp_path,
+        cwd=cwd,
         env=_env(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         stdin=subprocess.DEVNULL,
     )
-    second = out / "trials" / "trial-0001" / "history.csv"
     deadline = time.monotonic() + 300
-    while not second.exists():  # trial 0 done, trial 1 has finished an epoch: kill it now
-        assert proc.poll() is None and time.monotonic() < deadline
+    while not history.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
         time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def test_ctrl_c_and_kill_9_then_the_same_command_continues(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    wine_recipe(tmp_path / "r.yaml", epochs=20)
+    args = _tune_args(tmp_path, out, "--trials", "3", "--pruner", "none")
+    trials = out / "trials"
+    # Ctrl-C while trial 1 trains: exit 130, trial 1 failed and queued again
+    code, err = _start_and_stop_at(args, tmp_path, trials / "trial-0001" / "history.csv", 2)
+    assert code == 130, err
+    assert "run the same command again to continue" in err and "Traceback" not in err
+    first = _study(out).get_trials()
+    assert first[0].state == optuna.trial.TrialState.COMPLETE
+    assert first[1].state == optuna.trial.TrialState.FAIL
+    assert first[2].state == optuna.trial.TrialState.WAITING
+    assert first[2].user_attrs["retry_of"] == 1
+    # kill -9 while the retry (trial 2) trains
+    code, _ = _start_and_stop_at(args, tmp_path, trials / "trial-0002" / "history.csv", 9)
+    assert code == -signal.SIGKILL
     before = _study(out).get_trials()
-    assert before[0].state == optuna.trial.TrialState.COMPLETE
-    assert before[1].state == optuna.trial.TrialState.RUNNING
+    assert before[2].state == optuna.trial.TrialState.RUNNING
 
     again = _run(args, tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "trial 1: its process" in again.stdout
+    assert "trial 2: its process" in again.stdout
     after = _study(out).get_trials()
     assert after[0].state == optuna.trial.TrialState.COMPLETE
     assert after[0].value == before[0].value  # the completed trial kept
-    assert after[1].state == optuna.trial.TrialState.FAIL
-    retry = [t for t in after if t.user_attrs.get("retry_of") == 1]
-    assert len(retry) == 1 and retry[0].params == before[1].params
+    assert after[2].state == optuna.trial.TrialState.FAIL
+    retry = [t for t in after if t.user_attrs.get("retry_of") == 2]
+    assert len(retry) == 1 and retry[0].params == first[1].params == before[2].params
     assert retry[0].state == optuna.trial.TrialState.COMPLETE
     assert len(_counted(_study(out))) == 3

@@ -16,6 +16,9 @@ The space is YAML keyed by recipe paths as --set writes them:
 
 Each trial is an ordinary run folder (OUT/trials/trial-NNNN). The monitored value is the
 recipe's train.checkpoint.monitor; --pruner median or hyperband stops bad trials early.
+The first trial trains the recipe's own values (when the space holds them), so the best
+trial is at least as good as the recipe as it stands.
+
 The study lives in --storage (default sqlite:///OUT/study.db): the same command again
 continues it up to --trials (also after Ctrl-C or kill -9), and several processes or
 machines with the same --storage and --study share it (PostgreSQL for many machines).
@@ -48,6 +51,11 @@ def register(app: typer.Typer) -> None:
         ),
         epochs: int | None = typer.Option(None, "--epochs", "-e", min=1, help="Epochs per trial."),
         device: str | None = typer.Option(None, "--device", help="auto, cpu, gpu or gpu:N."),
+        baseline: bool = typer.Option(
+            True,
+            "--baseline/--no-baseline",
+            help="First trial: the recipe's own values (when the space holds them).",
+        ),
         show: str | None = typer.Option(
             None, "--show", help="Print study STUDY from storage (and redraw its pictures)."
         ),
@@ -66,6 +74,7 @@ def register(app: typer.Typer) -> None:
             overrides=set_,
             epochs=epochs,
             device=device,
+            baseline=baseline,
         )
 
 
@@ -96,11 +105,12 @@ def run_tune(
     overrides: list[str] | None = None,
     epochs: int | None = None,
     device: str | None = None,
+    baseline: bool = True,
 ) -> int:
     from dlcli.errors import UsageError
     from dlcli.recipe import load_recipe
     from dlcli.tuning.engine import PRUNERS
-    from dlcli.tuning.space import check_against_recipe, read_space
+    from dlcli.tuning.space import check_against_recipe, read_space, recipe_values
 
     if recipe is None or space is None:
         raise UsageError("tune needs RECIPE and --space SPACE.yaml (or --show STUDY)")
@@ -132,6 +142,7 @@ def run_tune(
         overrides=list(overrides or []),
         flags={k: v for k, v in flags.items() if v is not None},
         monitor=base.train.checkpoint.monitor,
+        baseline=recipe_values(searched, base.to_yaml()) if baseline else None,
     )
     console = make_console()
     renderer = TuneRenderer(console)

@@ -22,6 +22,7 @@ from dlcli.tuning.events import (
     TrialRow,
     TrialStarted,
     TuneEvent,
+    Waiting,
 )
 
 _STYLES = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
@@ -79,6 +80,8 @@ class TuneRenderer:
             self._epoch(event)
         elif isinstance(event, TrialEnded):
             self._ended(event)
+        elif isinstance(event, Waiting):
+            self._line(f"waiting for {event.running} trial(s) other workers are running")
         self._refresh()
 
     def _line(self, text: str) -> None:

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 from dlcli.errors import Interrupted, RunFailure, UsageError
 from dlcli.training.hooks import monitor_mode
 from dlcli.tuning import storage as storages
-from dlcli.tuning.events import StudyOpened, StudySummary, TrialEnded, TuneCallback, ignore
+from dlcli.tuning.events import (
+    StudyOpened,
+    StudySummary,
+    TrialEnded,
+    TuneCallback,
+    Waiting,
+    ignore,
+)
 from dlcli.tuning.rows import SURPLUS, is_counted, to_row, visible
 from dlcli.tuning.space import Space
 from dlcli.tuning.trial import EnoughTrials, TrialFailed, TrialPlan, run_trial
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
 
 PRUNERS = ("median", "hyperband", "none")
 MAX_FAILURES_IN_A_ROW = 5
+WAIT_POLL_S = 5.0  # how often a worker with nothing left to run looks at the others
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class TuneOptions:
     flags: dict[str, Any] = field(default_factory=dict)
     monitor: str = "val_loss"
     seed: int | None = None
+    baseline: dict[str, Any] | None = None  # the recipe's own values: the first trial
 
 
 def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
@@ -157,6 +166,10 @@ def tune(options: TuneOptions, epochs: int, on_event: TuneCallback = ignore) -> 
 
     study, store, shown = open_study(options, epochs)
     notes = requeue_dead_local_trials(study, store)
+    if options.baseline is not None and not study.get_trials(deepcopy=False):
+        # skip_if_exists: workers starting together enqueue it once
+        attrs = {"note": "the recipe's own values"}
+        study.enqueue_trial(options.baseline, user_attrs=attrs, skip_if_exists=True)
     rows = tuple(to_row(t) for t in visible(study.get_trials(deepcopy=False)))
     keys = tuple(p.key for p in options.space)
     on_event(
@@ -182,6 +195,7 @@ def tune(options: TuneOptions, epochs: int, on_event: TuneCallback = ignore) -> 
         requested=options.trials,
         monitor=options.monitor,
         on_event=on_event,
+        storage=store,
     )
     _loop(study, plan, options, on_event)
     return summarize(study, shown, options.out, keys)
@@ -190,24 +204,47 @@ def tune(options: TuneOptions, epochs: int, on_event: TuneCallback = ignore) -> 
 def _loop(
     study: optuna.Study, plan: TrialPlan, options: TuneOptions, on_event: TuneCallback
 ) -> None:
+    """Run trials while the study needs more; then wait for other workers' running trials
+    (a dead worker's trial is failed by its missing heartbeat and queued again here)."""
     deadline = time.monotonic() + options.timeout_s if options.timeout_s else None
     failures: list[str] = []
-    while counted(study) < options.trials:
+    waiting_said = False
+    while finished(study) < options.trials:
         if deadline is not None and time.monotonic() >= deadline:
             break
+        if counted(study) >= options.trials:
+            if not waiting_said:
+                on_event(Waiting(running=counted(study) - finished(study)))
+                waiting_said = True
+            _wait_for_others(study, plan)
+            continue
         number = _one_trial(study, plan)
         if number is None:
-            break  # the count was reached by other workers meanwhile
+            continue  # other workers took the last trials meanwhile
         trial = study.get_trials(deepcopy=False)[number]
         row = to_row(trial)
-        best = _best_row(study)
-        on_event(TrialEnded(row, best))
+        on_event(TrialEnded(row, _best_row(study)))
         failures = [*failures, row.note] if row.state == "failed" else []
         if len(failures) >= MAX_FAILURES_IN_A_ROW:
             raise RunFailure(
                 f"{len(failures)} trials in a row failed; the last: {failures[-1]}",
                 hint="check the recipe and the search space (dlcli validate RECIPE --set ...)",
             )
+
+
+def _wait_for_others(study: optuna.Study, plan: TrialPlan) -> None:
+    from optuna.storages import fail_stale_trials
+
+    try:
+        time.sleep(WAIT_POLL_S)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"tune stopped while other workers finish their trials of {study.study_name!r}",
+            hint="run the same command again to see the finished study",
+        ) from None
+    fail_stale_trials(study)  # heartbeats: trials of dead workers elsewhere
+    if plan.storage is not None:
+        requeue_dead_local_trials(study, plan.storage)
 
 
 def _one_trial(study: optuna.Study, plan: TrialPlan) -> int | None:

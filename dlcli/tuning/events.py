@@ -54,7 +54,14 @@ class TrialEnded:
     best: TrialRow | None
 
 
-TuneEvent = StudyOpened | TrialStarted | TrialEpoch | TrialEnded
+@dataclass(frozen=True)
+class Waiting:
+    """Nothing left to start: waiting for the trials other workers are running."""
+
+    running: int
+
+
+TuneEvent = StudyOpened | TrialStarted | TrialEpoch | TrialEnded | Waiting
 TuneCallback = Callable[[TuneEvent], None]
 
 

@@ -55,6 +55,21 @@ class Param:
             return [int(self.low), int(self.high)]
         return [self.low, self.high]
 
+    def contains(self, value: Value) -> bool:
+        """Whether sampling can give ``value`` (a range's ends included, steps respected)."""
+        if self.kind == "choice":
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and float(value) != int(value):
+            return False
+        if not self.low <= float(value) <= self.high:
+            return False
+        if self.step:
+            steps = (float(value) - self.low) / self.step
+            return abs(steps - round(steps)) < 1e-9
+        return True
+
     def describe(self) -> str:
         if self.kind == "choice":
             return "choice of " + ", ".join(_yaml(c) for c in self.choices)
@@ -198,6 +213,31 @@ def _range(kind: str, spec: dict[str, Any], line: int | None, key: str, bad: Any
         log=log,
         line=line,
     )
+
+
+def recipe_values(space: Space, resolved_yaml: str) -> dict[str, Value] | None:
+    """The recipe's own value at every key of the space, when each is one sampling can give.
+
+    ``resolved_yaml`` is the recipe as saved in run folders (every layer in mapping form),
+    so a path reads the same as ``--set`` writes it. None when a key is absent (a default
+    the file does not spell out) or its value lies outside the space.
+    """
+    tree = yaml.safe_load(resolved_yaml)
+    values: dict[str, Value] = {}
+    for param in space:
+        node: Any = tree
+        for part in parse_path(param.key, str(space.file)):
+            if isinstance(part, int):
+                ok = isinstance(node, list) and part < len(node)
+            else:
+                ok = isinstance(node, dict) and part in node
+            if not ok:
+                return None
+            node = node[part]
+        if not param.contains(node):
+            return None
+        values[param.key] = int(node) if param.kind == "int" else node
+    return values
 
 
 def check_against_recipe(space: Space, recipe: Path, fixed: list[str]) -> None:

@@ -52,7 +52,8 @@ def open_storage(url: str) -> RDBStorage:
     import optuna
     from optuna.storages import RDBStorage
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # dlcli reports failed and pruned trials itself; Optuna would add a traceback for each
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in ("sqlite", "postgresql", "mysql"):

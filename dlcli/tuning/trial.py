@@ -23,6 +23,7 @@ from dlcli.tuning.space import Param, Space, Value
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.storages import BaseStorage
 
     from dlcli.training.events import Event
 
@@ -47,6 +48,7 @@ class TrialPlan:
     requested: int
     monitor: str
     on_event: TuneCallback
+    storage: BaseStorage | None = None  # the study's storage (to fail dead workers' trials)
 
 
 def sample(trial: optuna.Trial, param: Param) -> Value:
@@ -77,7 +79,7 @@ def run_trial(plan: TrialPlan, trial: optuna.Trial) -> float:
     run_dir = trial_dir(plan.out, trial.number)
     trial.set_user_attr("run_dir", str(run_dir.absolute()))
     retry = trial.user_attrs.get("retry_of")
-    note = f"retries trial {retry}" if retry is not None else ""
+    note = f"retries trial {retry}" if retry is not None else trial.user_attrs.get("note", "")
     row = TrialRow(trial.number, "running", dict(trial.params), None, note=note, run_dir=None)
     plan.on_event(TrialStarted(row))
     recipe = _load(plan, trial, values)
