@@ -250,3 +250,20 @@ def test_inspect_activations_on_a_sound_file_shows_its_spectrogram(
     )(_oracle_waveform(wav)[None])
     np.testing.assert_allclose(mel, keras.ops.convert_to_numpy(oracle)[0], rtol=1e-4, atol=1e-6)
     assert next(out.glob("*_probs.npy")).is_file()
+
+
+def test_export_keeps_the_spectrogram_inside_or_refuses_naming_the_layer(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("tf2onnx")
+    for fmt, name in (("saved_model", "sm"), ("tflite", "m.tflite")):
+        capsys.readouterr()
+        args = ["export", str(trained), "--format", fmt, "--out", str(tmp_path / name)]
+        assert main(args) == 0
+        assert "parity: max abs diff" in capsys.readouterr().out
+    capsys.readouterr()
+    args = ["export", str(trained), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'mel_spectrogram' (MelSpectrogram)" in err and "--format tflite" in err
+    assert not (tmp_path / "m.onnx").exists()

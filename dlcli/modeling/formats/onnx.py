@@ -33,6 +33,7 @@ class OnnxFormat(ExportFormat):
         return super().missing_packages()
 
     def write(self, model: Any, path: Path, *, quantize: str) -> None:
+        _refuse_fft_layers(model)
         _write_onnx(model, path)
         _check_onnx(path)
 
@@ -41,6 +42,27 @@ class OnnxFormat(ExportFormat):
 
     def embed_metadata(self, path: Path, text: str) -> None:
         embed_onnx_metadata(path, text)
+
+
+# Layers computing an FFT (TensorFlow's RFFT op): tf2onnx has no conversion for it, at any
+# opset, so an audio model with its spectrogram inside cannot become ONNX.
+FFT_LAYERS = ("MelSpectrogram", "STFTSpectrogram")
+
+
+def _refuse_fft_layers(model: Any) -> None:
+    found = [layer for layer in model.layers if type(layer).__name__ in FFT_LAYERS]
+    if not found:
+        return
+    layer = found[0]
+    raise UsageError(
+        f"ONNX cannot hold layer {layer.name!r} ({type(layer).__name__}): its FFT "
+        "(TensorFlow's RFFT op) has no ONNX conversion in tf2onnx",
+        expected="--format saved_model or --format tflite (both keep the spectrogram inside "
+        "the model and are parity-checked)",
+        hint="export --format tflite or saved_model; for ONNX, compute the spectrogram "
+        "outside the model and export the layers after it (docs/audio.md, 'Exporting audio "
+        "models')",
+    )
 
 
 def _write_onnx(model: Any, path: Path) -> None:
