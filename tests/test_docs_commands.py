@@ -105,6 +105,9 @@ RUN: dict[str, int] = {
     "dlcli export runs/text_cnn --format saved_model": 0,
     # TFLite has no string ops: refused, naming the token-id alternative
     "dlcli export runs/text_cnn --format tflite": 2,
+    "dlcli inspect runs/text_cnn": 0,
+    'dlcli inspect runs/text_cnn --activations "my program crashed with a core dump" '
+    "--out text_acts": 0,
     # docs/tuning.md (tunes/digits is made by the workspace: 2 trials of 2 epochs here)
     TUNE_DIGITS + " --trials 8 --epochs 3": 0,
     "dlcli tune --show digits": 0,
