@@ -117,3 +117,10 @@ def test_text_recipe_trains_and_predicts_from_raw_text(
     probs = np.asarray(model(docs))
     assert probs.shape == (2, 6)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_validate_says_the_input_is_raw_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(RECIPES / "text_cnn.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "input      one value per example (string)" in out
+    assert "data       text (table: text column 'text', label column 'label')" in out

@@ -59,7 +59,11 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
 
                 names = [layer.name for layer in recipe.model.layers]
                 check_stages(model, names, recipe.train)
-            lines.append(("input", "x".join("?" if d is None else str(d) for d in shape)))
+            dims = "x".join("?" if d is None else str(d) for d in shape)
+            dtype = recipe.model.input_dtype
+            if not shape:  # one value per example: raw text
+                dims = "one value per example"
+            lines.append(("input", dims + (f" ({dtype})" if dtype else "")))
             lines.append(("params", f"{model.count_params():,}"))
             # Optimizer arguments are Keras's to check: create it, as training will.
             _, learning_rate = make_optimizer(recipe.train.optimizer, "float32")
