@@ -26,6 +26,11 @@ HELP = "\n\n".join(
         'columns: path,label,confidence,top_k,model with top_k as "label:prob;label:prob" '
         "(highest first) and model the model file that made the row. JSONL: "
         '{"path","label","confidence","top_k":[{"label","probability"}],"model"}.',
+        "Text models (data.kind: text) read .txt files (one document each), folders of them, "
+        "CSV/JSONL tables (one document per row, from the training table's text column or "
+        "--text-column NAME; rows named FILE:LINE) and - (one document per line of standard "
+        "input, named -:LINE), streamed; empty documents and invalid UTF-8 are skipped with "
+        "the reason.",
         "Scores: softmax outputs are used as they are; logits get a softmax; a single sigmoid "
         "unit is a binary classifier ([1-p, p]); several sigmoid units are normalised to sum "
         "to 1.",
