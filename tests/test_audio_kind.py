@@ -267,3 +267,24 @@ def test_export_keeps_the_spectrogram_inside_or_refuses_naming_the_layer(
     err = capsys.readouterr().err
     assert "'mel_spectrogram' (MelSpectrogram)" in err and "--format tflite" in err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_the_clip_cache_gives_the_same_batches_as_decoding_every_epoch(
+    tmp_path: Path,
+) -> None:
+    from dlcli.data import load_datasets
+    from dlcli.recipe import load_recipe
+
+    write_folders(tmp_path / "train", 3, seed=10)
+    batches = {}
+    for cache in ("memory", "none"):
+        recipe = write_recipe(
+            tmp_path / f"{cache}.yaml", tmp_path / "train", tmp_path / "train", cache=cache
+        )
+        bundle = load_datasets(load_recipe(recipe).data, seed=1)
+        assert any(f"clip cache: {cache}" in n.text for n in bundle.notes)
+        ds = bundle.make_train_epochs(4, 0, 2, augment=False)
+        batches[cache] = np.concatenate([x.numpy() for x, _ in ds])
+        if cache == "memory":
+            assert len(bundle.train.cache) == 6  # every clip decoded once, kept
+    np.testing.assert_array_equal(batches["memory"], batches["none"])

@@ -20,6 +20,7 @@ import numpy as np
 
 from dlcli.data.audio_read import AudioFormat, Crop, class_folders, decode_audio, read_header
 from dlcli.data.bundle import DataBundle, DataNote, stratified_split
+from dlcli.data.cache import CachePlan, human_bytes, plan_cache
 from dlcli.data.decode import DecodedBatch
 from dlcli.data.listing import SkippedFile
 from dlcli.errors import DataError
@@ -34,6 +35,7 @@ class AudioSplit:
     fmt: AudioFormat
     crop: Crop = "center"
     seed: int = 0
+    cache: dict[tuple[str, str], np.ndarray] | None = None  # (crop, path) -> clip
     _visits: dict[int, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -50,10 +52,11 @@ class AudioSplit:
 
     def subset(self, idx: np.ndarray) -> AudioSplit:
         idx = np.asarray(idx, dtype=np.int64)
-        return AudioSplit(self.y[idx], [self.paths[i] for i in idx], self.fmt, self.crop, self.seed)
+        paths = [self.paths[i] for i in idx]
+        return AudioSplit(self.y[idx], paths, self.fmt, self.crop, self.seed, self.cache)
 
     def with_crop(self, crop: Crop) -> AudioSplit:
-        return AudioSplit(self.y, self.paths, self.fmt, crop, self.seed)
+        return AudioSplit(self.y, self.paths, self.fmt, crop, self.seed, self.cache)
 
     def _rng(self, row: int) -> np.random.Generator | None:
         """Random crops: a generator per (seed, file, how often it was read), so each epoch
@@ -68,10 +71,20 @@ class AudioSplit:
     def load(self, positions: np.ndarray) -> np.ndarray:
         out = np.zeros((len(positions), *self.fmt.shape), dtype=np.float32)
         for i, row in enumerate(positions):
-            clip = decode_audio(self.paths[int(row)], self.fmt, self.crop, self._rng(int(row)))
-            if not isinstance(clip, SkippedFile):  # checked before training; silence if it
-                out[i] = clip.audio  # changed on disk since
+            out[i] = self._clip(int(row))
         return out
+
+    def _clip(self, row: int) -> np.ndarray | float:
+        path, key = self.paths[row], (self.crop, self.paths[row])
+        cache = self.cache if self.crop != "random" else None  # random crops: a new one each time
+        if cache is not None and key in cache:
+            return cache[key]
+        clip = decode_audio(path, self.fmt, self.crop, self._rng(row))
+        if isinstance(clip, SkippedFile):  # checked before training: changed on disk since
+            return 0.0  # silence
+        if cache is not None:
+            cache[key] = clip.audio
+        return clip.audio
 
     def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
         from dlcli.backend import tf
@@ -136,9 +149,16 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
     class_names = sorted(set(train_list.labels))
     index = {c: i for i, c in enumerate(class_names)}
 
+    n_files = len(train_list.paths)
+    if section.validation is not None:
+        val_list = list_split(Path(section.validation), fmt, "validation")
+        n_files += len(val_list.paths)
+    plan = plan_cache(section.cache, n_files, 4 * int(np.prod(fmt.shape)), section.cache_budget)
+    cache: dict[tuple[str, str], np.ndarray] | None = {} if plan.mode == "memory" else None
+
     def split(listing: Listing, crop: Crop) -> AudioSplit:
         y = np.asarray([index[c] for c in listing.labels], dtype=np.int64)
-        return AudioSplit(y, listing.paths, fmt, crop, seed)
+        return AudioSplit(y, listing.paths, fmt, crop, seed, cache)
 
     train = split(train_list, section.crop)
     skipped = list(train_list.skipped)
@@ -146,7 +166,6 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
     validation = None
     if section.validation is not None:
         val_root = Path(section.validation)
-        val_list = list_split(val_root, fmt, "validation")
         unknown = sorted(set(val_list.labels) - set(class_names))
         if unknown:
             raise DataError(
@@ -160,7 +179,7 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
     elif section.validation_split:
         tr, va = stratified_split(train.y, float(section.validation_split), seed)
         train, validation = train.subset(tr), train.subset(va).with_crop("center")
-    notes = []
+    notes = [DataNote(_cache_text(plan), warning=plan.over_budget)]
     if resampled:
         notes.append(
             DataNote(f"{resampled:,} file(s) resampled to {fmt.sample_rate:,} Hz (soxr, HQ)")
@@ -177,6 +196,18 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
         augment=list(section.augment or []),
         batch_size=int(section.batch_size),
         notes=notes,
+    )
+
+
+def _cache_text(plan: CachePlan) -> str:
+    size = human_bytes(plan.nbytes)
+    if plan.mode != "memory":
+        why = "cache: none" if plan.choice == "none" else f"{size} over the memory budget"
+        return f"clip cache: none ({why}): every epoch decodes the sound files again"
+    return (
+        f"clip cache: memory, {plan.images:,} clips ({size} float32) kept as epoch 1 decodes "
+        f"them (budget {human_bytes(plan.budget)}, {plan.budget_origin}); random crops are "
+        "decoded every epoch"
     )
 
 
