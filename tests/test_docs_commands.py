@@ -108,6 +108,14 @@ RUN: dict[str, int] = {
     "dlcli inspect runs/text_cnn": 0,
     'dlcli inspect runs/text_cnn --activations "my program crashed with a core dump" '
     "--out text_acts": 0,
+    # docs/audio.md (runs/speech is made by the workspace)
+    "dlcli train recipes/speech_cnn.yaml --out runs/speech": 0,
+    "dlcli predict runs/speech data/speech/test/yes --out speech_preds.csv": 0,
+    "dlcli evaluate runs/speech": 0,
+    "dlcli inspect runs/speech --activations data/speech/test/yes/yes_000.wav --out speech_acts": 0,
+    "dlcli export runs/speech --format tflite": 0,
+    # the spectrogram's FFT has no ONNX conversion: refused, naming the layer
+    "dlcli export runs/speech --format onnx": 2,
     # docs/tuning.md (tunes/digits is made by the workspace: 2 trials of 2 epochs here)
     TUNE_DIGITS + " --trials 8 --epochs 3": 0,
     "dlcli tune --show digits": 0,
@@ -119,6 +127,7 @@ MADE_BY_WORKSPACE = (
     "dlcli train recipes/digits.yaml --out runs/digits",
     "dlcli train recipes/transfer_mobilenetv2.yaml --out runs/transfer",
     "dlcli train recipes/text_cnn.yaml --out runs/text_cnn",
+    "dlcli train recipes/speech_cnn.yaml --out runs/speech",
     TUNE_DIGITS + " --trials 8 --epochs 3",
 )
 
