@@ -32,9 +32,27 @@ def _as_owner(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args]
 
 
+class PostgresServer:
+    """A running server; ``new_database(name)`` -> its URL (each test its own database)."""
+
+    def __init__(self, bin_dir: Path, port: int) -> None:
+        self.bin_dir, self.port = bin_dir, port
+
+    def new_database(self, name: str) -> str:
+        createdb = [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port)]
+        subprocess.run(
+            _as_owner([*createdb, "-U", "postgres", name]),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yield ``postgresql://postgres@127.0.0.1:PORT/dlcli``; stop it."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a server on a free port in a temp folder; stop and delete it afterwards."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         reason = "PostgreSQL binaries not found in /usr/lib/postgresql/*/bin"
@@ -57,9 +75,7 @@ def postgres_server() -> Iterator[str]:
         **run,
     )
     try:
-        createdb = [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
-        subprocess.run(_as_owner([*createdb, "-U", "postgres", "dlcli"]), **run)
-        yield f"postgresql://postgres@127.0.0.1:{port}/dlcli"
+        yield PostgresServer(bin_dir, port)
     finally:
         subprocess.run(_as_owner([ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), **run)
         shutil.rmtree(root, ignore_errors=True)

@@ -112,9 +112,11 @@ def test_trials_are_runs_and_best_yaml_is_the_best(tmp_path: Path) -> None:
     assert compare.returncode == 0, compare.stderr
     assert "learning_rate" in compare.stdout and "trial-0002" in compare.stdout
 
-    again = _run(_tune_args(tmp_path, out, "--trials", "3"), tmp_path)  # already complete
+    # a larger count continues the study; --timeout 1s starts one trial, then no more
+    again = _run(_tune_args(tmp_path, out, "--trials", "5", "--timeout", "1s"), tmp_path)
     assert again.returncode == 0, again.stderr
-    assert len(_study(out).get_trials()) == 3
+    assert "3 of 5 trials finished" in again.stdout
+    assert len(_study(out).get_trials()) == 4
 
 
 def test_pruned_trial_ends_cleanly_and_says_so(tmp_path: Path) -> None:

@@ -123,3 +123,21 @@ def test_cli_bad_input_exits_2_before_training(
     assert "secret" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "t" / "trials").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("90", 90), ("30m", 1800), ("2h", 7200), ("1.5d", 129600)]
+)
+def test_timeout_units(text: str, seconds: float) -> None:
+    from dlcli.commands.tune import parse_timeout
+
+    assert parse_timeout(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["2x", "0s", "-3m", "h", ""])
+def test_bad_timeout_is_refused(text: str) -> None:
+    from dlcli.commands.tune import parse_timeout
+    from dlcli.errors import UsageError
+
+    with pytest.raises(UsageError, match="--timeout"):
+        parse_timeout(text)

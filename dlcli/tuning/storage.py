@@ -9,6 +9,7 @@ again, the running trial of a worker that died on another machine.
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 HEARTBEAT_S = 15  # a running trial's worker writes a heartbeat this often
 GRACE_S = 60  # and is taken for dead after this long without one
 MAX_RETRY = 2  # a trial whose worker died is queued again at most this often
+CREATE_ATTEMPTS = 4  # workers starting together race to create the tables
 
 
 def default_url(out: Path) -> str:
@@ -73,26 +75,39 @@ def open_storage(url: str) -> RDBStorage:
         connect_args["timeout"] = 120  # wait for another worker's write, do not fail
     elif scheme == "postgresql":
         connect_args["connect_timeout"] = 10
-    try:
-        return RDBStorage(
-            url,
-            engine_kwargs={"connect_args": connect_args},
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-            **_retry_stale(),
-        )
-    except ImportError as exc:
-        raise UsageError(
-            f"the storage URL needs a database driver that is not installed: {exc}",
-            field="--storage",
-            received=shown,
-            hint="pip install 'dlcli[tune-postgres]' for PostgreSQL",
-        ) from None
-    except Exception as exc:  # SQLAlchemy's OperationalError and friends: unreachable
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise UsageError(
-            f"cannot open the study storage: {reason}",
-            field="--storage",
-            received=shown,
-            hint="check the host, port, database name and credentials",
-        ) from None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs={"connect_args": connect_args},
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                **_retry_stale(),
+            )
+        except ImportError as exc:
+            raise UsageError(
+                f"the storage URL needs a database driver that is not installed: {exc}",
+                field="--storage",
+                received=shown,
+                hint="pip install 'dlcli[tune-postgres]' for PostgreSQL",
+            ) from None
+        except Exception as exc:  # SQLAlchemy's OperationalError and friends: unreachable
+            if _creation_race(exc) and attempt + 1 < CREATE_ATTEMPTS:
+                time.sleep(0.5 + attempt)  # another worker is creating the tables: use them
+                continue
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise UsageError(
+                f"cannot open the study storage: {reason}",
+                field="--storage",
+                received=shown,
+                hint="check the host, port, database name and credentials",
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _creation_race(exc: Exception) -> bool:
+    """Workers that start together on an empty database both create Optuna's tables."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    text = str(exc).lower()
+    return isinstance(exc, (IntegrityError, ProgrammingError)) or "already exists" in text
