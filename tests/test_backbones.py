@@ -411,6 +411,56 @@ def test_a_backbone_trained_from_scratch_updates_its_batchnorm_statistics(tmp_pa
     assert loaded.get_layer("backbone").pretrained is False
 
 
+def test_bad_bn_momentum_is_refused_at_its_position(tmp_path: Path):
+    path = _recipe(tmp_path, {"name": SMALL, "weights": None, "bn_momentum": 1.0})
+    text = _error_of(path)
+    assert f"{path}:{_line_of(path, 'bn_momentum')}:" in text
+    assert "Backbone.bn_momentum: bad bn_momentum" in text and ">= 0 and < 1" in text
+    pretrained = _recipe(tmp_path, {"name": SMALL, "weights": "imagenet", "bn_momentum": 0.9})
+    assert "applies to a backbone trained from scratch (weights: null)" in _error_of(pretrained)
+    vgg = _recipe(tmp_path, {"name": "VGG16", "weights": None, "bn_momentum": 0.9})
+    assert "VGG16 has no BatchNormalization layers" in _error_of(vgg)
+
+
+def test_bn_momentum_sets_every_batchnorm_of_the_application_and_survives_saving(
+    tmp_path: Path,
+):
+    """One training-mode call: moving_mean = (1 - momentum) * batch mean for every layer, so
+    momentum 0.9 moves it 100 times as far as plain Keras' 0.999 from the same weights."""
+    from dlcli.backend import keras
+    from dlcli.modeling.builder import build_model
+    from dlcli.modeling.loading import load_model_file
+
+    recipe = load_recipe(_recipe(tmp_path, {"name": SMALL, "weights": None, "bn_momentum": 0.9}))
+    assert recipe.model.layers[0].args["bn_momentum"] == 0.9
+    model = build_model(recipe.model)
+    inner = model.get_layer("backbone").application
+    plain = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
+    plain.set_weights(inner.get_weights())
+    x = np.random.default_rng(5).uniform(0, 255, size=(8, 32, 32, 3)).astype("float32")
+    model(x, training=True)
+    plain(x, training=True)
+    norms = [la for la in plain.layers if isinstance(la, keras.layers.BatchNormalization)]
+    ours = {la.name: la for la in inner.layers}
+    assert len(norms) > 30
+    for norm in norms:
+        np.testing.assert_allclose(
+            ours[norm.name].moving_mean.numpy(),
+            100 * norm.moving_mean.numpy(),
+            rtol=1e-3,
+            atol=1e-6,
+            err_msg=norm.name,
+        )
+    model.save(tmp_path / "m.keras")
+    loaded = load_model_file(tmp_path / "m.keras").get_layer("backbone").application
+    momenta = [
+        la.momentum for la in loaded.layers if isinstance(la, keras.layers.BatchNormalization)
+    ]
+    assert momenta == [0.9] * len(norms)
+
+
 # --------------------------------------------------------------------------- inspect
 
 

@@ -13,7 +13,9 @@ these two classes of this module):
   BatchNormalization layers keep the statistics they were trained with, whether the
   backbone is frozen or not (the Keras fine-tuning guide's behaviour, which a functional
   ``training=False`` no longer guarantees in Keras 3: an outer ``training=True`` overrides
-  it). Without (``weights: null``, trained from scratch) it trains like any layer.
+  it). Without (``weights: null``, trained from scratch) it trains like any layer;
+  ``bn_momentum`` then sets the momentum of the application's BatchNormalization layers
+  (Keras' 0.999 lags far behind on a small data set, see :mod:`dlcli.recipe.backbones`).
 
 Pretrained weights are loaded after the model is built (:func:`load_pretrained`), from
 Keras' cache (``imagenet``, see :mod:`dlcli.modeling.backbone_weights`) or a local file.
@@ -31,6 +33,8 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
 MODES = tuple(table.PIXEL_RANGES)
+# Entry keys that are the layer's own, not arguments of the keras.applications function.
+NOT_APPLICATION_OPTIONS = ("application", "weights", "pooling", "trainable", "bn_momentum")
 
 
 @keras.saving.register_keras_serializable(package="dlcli")
@@ -71,12 +75,19 @@ class Backbone(keras.layers.Layer):
         pooling: str | None = "avg",
         options: dict[str, Any] | None = None,
         pretrained: bool = False,
+        bn_momentum: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         info = table.get_backbone(application)
         if info is None:
             raise ValueError(f"unknown backbone {application!r}")
+        if bn_momentum is not None and (pretrained or not 0.0 <= bn_momentum < 1.0):
+            raise ValueError(
+                f"bn_momentum must be >= 0 and < 1, for weights: null only; received "
+                f"{bn_momentum!r} with {'pretrained' if pretrained else 'no'} weights"
+            )
+        self.bn_momentum = bn_momentum
         self.info = info
         self.application_name = application
         self.pooling = pooling
@@ -91,6 +102,8 @@ class Backbone(keras.layers.Layer):
         if problem:
             raise ValueError(problem)
         self.application = make_application(self.info, shape, self.pooling, self.options)
+        if self.bn_momentum is not None and not set_bn_momentum(self.application, self.bn_momentum):
+            raise ValueError(f"{self.application_name} has no BatchNormalization layers")
         self.application.trainable = self.trainable
         self.preprocessing.build(input_shape)
 
@@ -111,7 +124,21 @@ class Backbone(keras.layers.Layer):
             "pooling": self.pooling,
             "options": dict(self.options),
             "pretrained": self.pretrained,
+            "bn_momentum": self.bn_momentum,
         }
+
+
+def set_bn_momentum(model: Any, momentum: float) -> int:
+    """Set every BatchNormalization layer's momentum in ``model`` (nested models too);
+    returns how many there are."""
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            count += 1
+        elif isinstance(layer, keras.Model):
+            count += set_bn_momentum(layer, momentum)
+    return count
 
 
 def make_application(
@@ -129,14 +156,13 @@ def make_application(
 
 def backbone_layer(args: dict[str, Any], name: str) -> Backbone:
     """The layer for a resolved ``Backbone`` LayerSpec (weights come later)."""
-    options = {
-        k: v for k, v in args.items() if k not in ("application", "weights", "pooling", "trainable")
-    }
+    options = {k: v for k, v in args.items() if k not in NOT_APPLICATION_OPTIONS}
     return Backbone(
         args["application"],
         pooling=args.get("pooling", "avg"),
         options=options,
         trainable=bool(args.get("trainable", True)),
         pretrained=args.get("weights") is not None,
+        bn_momentum=args.get("bn_momentum"),
         name=name,
     )

@@ -5,7 +5,11 @@
 names the layer, as in any entry). ``weights`` is ``imagenet`` (Keras' download and cache),
 null (random initialisation) or a path to a ``.weights.h5``/``.h5`` file (relative to the
 recipe file). ``pooling`` is ``avg``, ``max`` or null (the feature map). ``trainable: false``
-freezes the backbone. Application options (``alpha``, ``minimalistic``...) are accepted as
+freezes the backbone. ``bn_momentum`` (weights: null only) sets the momentum of the
+application's BatchNormalization layers (Keras builds them with 0.999, an average over about
+a thousand steps: on a small data set the moving statistics then lag the weights, and the
+mismatch compounds through the dozens of layers until validation sees constant features;
+0.9 settles in tens of steps). Application options (``alpha``, ``minimalistic``...) are accepted as
 in Keras. The classifier is never included, and the preprocessing the weights expect is put
 in front of the backbone automatically (:data:`PIXEL_RANGES`).
 
@@ -36,7 +40,7 @@ LAYER_MODULES = {
     "Backbone": "dlcli.modeling.backbones",
     "ApplicationPreprocessing": "dlcli.modeling.backbones",
 }
-KEYS = ("name", "application", "weights", "pooling", "trainable", "inputs")
+KEYS = ("name", "application", "weights", "pooling", "trainable", "bn_momentum", "inputs")
 # What each preprocessing mode does to dlcli's 0..255 float pixels (docs and listings).
 PIXEL_RANGES: dict[str, str] = {
     "tf": "scaled to -1..1 (x / 127.5 - 1)",
@@ -61,6 +65,12 @@ class BackboneInfo:
     @property
     def pixel_range(self) -> str:
         return PIXEL_RANGES[self.preprocessing]
+
+    @property
+    def has_batch_norm(self) -> bool:
+        """Its non-trainable parameters are BatchNormalization moving statistics (VGG and
+        ConvNeXt have none: no BatchNormalization layers)."""
+        return self.params != self.trainable_params
 
     @property
     def sizes_text(self) -> str:
@@ -153,6 +163,12 @@ def parse_entry(value: Any, report: Any, base_dir: Path | None) -> ParsedBackbon
         report(("trainable",), "bad trainable", expected="true or false", received=trainable)
         ok = False
     args["trainable"] = trainable
+    momentum = values.pop("bn_momentum", None)  # null: Keras' own (0.999)
+    if momentum is not None:
+        if _bn_momentum(momentum, info, args["weights"], report):
+            args["bn_momentum"] = float(momentum)
+        else:
+            ok = False
     inputs = values.pop("inputs", None)
     for key, given in values.items():
         if key not in info.options:
@@ -219,6 +235,37 @@ def _application(app: Any, key: str, report: Any) -> BackboneInfo | None:
     return info
 
 
+def _bn_momentum(momentum: Any, info: BackboneInfo, weights: Any, report: Any) -> bool:
+    """Is ``bn_momentum`` a number in [0, 1) for a from-scratch backbone with BatchNorm?"""
+    number = not isinstance(momentum, bool) and isinstance(momentum, int | float)
+    if not number or not 0.0 <= float(momentum) < 1.0:
+        report(
+            ("bn_momentum",),
+            "bad bn_momentum",
+            expected="a number >= 0 and < 1 (e.g. 0.9)",
+            received=momentum,
+            hint="1 means the moving statistics never learn from a batch",
+        )
+        return False
+    if weights is not None:
+        report(
+            ("bn_momentum",),
+            "bn_momentum applies to a backbone trained from scratch (weights: null)",
+            expected="weights: null, or no bn_momentum",
+            received=f"weights: {weights}",
+            hint="with pretrained weights BatchNormalization runs in inference mode and "
+            "keeps its statistics",
+        )
+        return False
+    if not info.has_batch_norm:
+        report(
+            ("bn_momentum",),
+            f"{info.name} has no BatchNormalization layers for bn_momentum to set",
+        )
+        return False
+    return True
+
+
 def _weights(weights: Any, report: Any, base_dir: Path | None) -> str | bool | None:
     if weights is None or weights == "imagenet":
         return weights
@@ -280,6 +327,7 @@ def entry_schema() -> dict[str, Any]:
             },
             "pooling": {"enum": [*POOLING, None]},
             "trainable": {"type": "boolean"},
+            "bn_momentum": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
             "inputs": {
                 "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
             },
