@@ -45,6 +45,10 @@ TUNE_DIGITS = "dlcli tune recipes/digits.yaml --space recipes/spaces/digits.yaml
 POSTGRES_URL = "postgresql://tuner:secret@db-host:5432/studies"
 
 # Command line as written in the docs -> expected exit code.
+STAGES_SET = (
+    '"train.stages=[{name: head, epochs: 3, trainable: {top: 1}}, '
+    '{name: finetune, epochs: 7, trainable: all, learning_rate: 0.0002}]"'
+)
 RUN: dict[str, int] = {
     # README.md, docs/visualising.md
     "dlcli train recipes/digits.yaml --out runs/digits": 0,
@@ -96,6 +100,9 @@ RUN: dict[str, int] = {
     "--out transfer_acts": 0,
     "dlcli train recipes/transfer_mobilenetv2.yaml --set model.init_from=runs/transfer "
     "--set train.optimizer.learning_rate=0.0002 --out runs/finetune": 0,
+    # docs/transfer.md, "Training in stages" (2 epochs here: the head stage only)
+    "dlcli inspect recipes/transfer_mobilenetv2.yaml --set " + STAGES_SET: 0,
+    "dlcli train recipes/transfer_mobilenetv2.yaml --set " + STAGES_SET + " --out runs/staged": 0,
     # docs/text.md (runs/text_cnn is made by the workspace)
     "dlcli validate recipes/text_transformer.yaml": 0,
     "dlcli train recipes/text_cnn.yaml --out runs/text_cnn": 0,
