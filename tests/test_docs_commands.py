@@ -162,7 +162,9 @@ CHECKED: dict[str, str] = {
 # Values the Slurm script gives its variables, for parsing.
 SHELL_VARIABLES = {"$WORKERS": "host1:12345,host2:12345", "$SLURM_PROCID": "0"}
 
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+_FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.S | re.M)
+# Blocks of program output (```text): only lines after a ``$`` prompt are command lines there.
+_OUTPUT_BLOCKS = ("text",)
 _INLINE = re.compile(r"`(dlcli(?: [^`]*)?)`")
 _ENV = re.compile(r"^[A-Z][A-Z0-9_]*=")
 
@@ -207,9 +209,13 @@ def doc_command_lines() -> dict[Command, str]:
     """Every command line in the docs' code blocks -> the file it is in."""
     found: dict[Command, str] = {}
     for path in _doc_files():
-        for block in _FENCE.findall(path.read_text(encoding="utf-8")):
+        for info, block in _FENCE.findall(path.read_text(encoding="utf-8")):
+            output = info.strip() in _OUTPUT_BLOCKS
             for line in re.sub(r"\\\n\s*", " ", block).splitlines():
-                line = line.strip().removeprefix("$ ")
+                line = line.strip()
+                if output and not line.startswith("$ "):
+                    continue  # a line the program printed, not one the reader types
+                line = line.removeprefix("$ ")
                 if "dlcli" not in line or line.startswith("#"):
                     continue
                 for command in _commands_in_line(shlex.split(line, comments=True)):
