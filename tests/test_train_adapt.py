@@ -196,7 +196,12 @@ def test_normalization_adapts_under_mixed_float16(tmp_path: Path):
     """Keras's own adapt fails under mixed_float16 (float16 batches, float32 totals)."""
     path, x_train = _recipe(tmp_path, epochs=1)
     recipe = load_recipe(path, flags={"train.mixed_precision": "float16"})
+    from dlcli.backend import keras
+
+    before = keras.mixed_precision.global_policy().name
     result = train(recipe, TrainOptions(out=tmp_path / "run"))
     assert result.metrics["precision_policy"] == "mixed_float16"
+    # The run's policy ends with the run: the process's next model is not built in float16.
+    assert keras.mixed_precision.global_policy().name == before == "float32"
     layer = _norm_layer(tmp_path / "run" / "model.keras")
     assert np.asarray(layer.adapt_mean).ravel() == pytest.approx(x_train.mean(axis=0), rel=1e-5)

@@ -9,6 +9,7 @@ from dlcli.devices.selection import ExecutionPlan, GpuInfo, VisibleDevices, plan
 from dlcli.devices.strategy import (
     apply_precision,
     ensure_float32_output,
+    global_precision_kept,
     make_strategy,
     onednn_bfloat16,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "apply_precision",
     "configure_logical_cpus",
     "ensure_float32_output",
+    "global_precision_kept",
     "install_tf_config",
     "make_strategy",
     "onednn_bfloat16",

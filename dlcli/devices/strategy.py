@@ -46,6 +46,22 @@ def apply_precision(plan: ExecutionPlan) -> None:
     keras.mixed_precision.set_global_policy(plan.precision_policy)
 
 
+@contextlib.contextmanager
+def global_precision_kept() -> Iterator[None]:
+    """Put the global Keras dtype policy back as it was when the block ends.
+
+    ``apply_precision`` sets it for one run; a process that trains several runs (``dlcli
+    tune``, tests, a notebook) must not build its next model under the last run's policy.
+    """
+    from dlcli.backend import keras
+
+    before = keras.mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def ensure_float32_output(model: Any) -> Any:
     """Return ``model`` with float32 outputs (appends a float32 linear Activation if needed)."""
     from dlcli.backend import keras

@@ -92,6 +92,20 @@ def _start(
     t_start: float,
     started: str,
 ) -> TrainResult:
+    from dlcli.devices import global_precision_kept
+
+    with global_precision_kept():  # a run's precision policy ends with the run
+        return _run_session(recipe, options, on_event, start, t_start, started)
+
+
+def _run_session(
+    recipe: Recipe,
+    options: TrainOptions,
+    on_event: EventCallback,
+    start: RunStart | None,
+    t_start: float,
+    started: str,
+) -> TrainResult:
     from dlcli.training import setup
 
     dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
