@@ -25,6 +25,7 @@ from dlcli.data.kinds.base import (
     SampleInputs,
     Shape,
     class_index,
+    recorded_data,
 )
 from dlcli.errors import DataError, ModelLoadError, UsageError
 from dlcli.recipe.spec import DataSection, Float, Int
@@ -184,10 +185,7 @@ class AudioKind(DataKind):
         from dlcli.data.listing import SkippedFile as Skipped
 
         assert isinstance(prep, AudioPreprocessing)
-        path = sample
-        for key in ("validation", "train"):
-            if path is None and run_data and run_data.get(key):
-                path = Path(run_data[key])
+        path = sample or next(iter(recorded_data(run_data)), None)
         if path is None or not path.exists():
             raise UsageError(
                 "no sample sound files for the parity check",

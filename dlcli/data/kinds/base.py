@@ -106,6 +106,13 @@ class SampleInputs:
         return int(self.x.shape[0])
 
 
+def recorded_data(run_data: dict[str, Any] | None) -> list[Path]:
+    """The data a run recorded, validation first (real inputs for export parity samples)."""
+    if not run_data:
+        return []
+    return [Path(run_data[key]) for key in ("validation", "train") if run_data.get(key)]
+
+
 class DataKind(ABC):
     """One kind of data (image folders, CSV tables, ...): register an instance to add one.
 

@@ -23,6 +23,7 @@ from dlcli.data.kinds.base import (
     SampleInputs,
     Shape,
     class_index,
+    recorded_data,
 )
 from dlcli.errors import DataError, UsageError
 from dlcli.recipe.spec import DataSection
@@ -151,12 +152,7 @@ class CsvKind(DataKind):
         from dlcli.data.tabular import read_csv
 
         assert isinstance(prep, CsvPreprocessing)
-        path = sample
-        if path is None:
-            for key in ("validation", "train"):
-                if run_data and run_data.get(key) and Path(run_data[key]).is_file():
-                    path = Path(run_data[key])
-                    break
+        path = sample or next((p for p in recorded_data(run_data) if p.is_file()), None)
         if path is None:
             raise UsageError(
                 "no sample rows for the parity check",

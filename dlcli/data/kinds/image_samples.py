@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dlcli.data.kinds.base import SampleInputs
+from dlcli.data.kinds.base import SampleInputs, recorded_data
 from dlcli.errors import DataError, UsageError
 
 
@@ -44,8 +44,7 @@ def image_samples(
             raise DataError("--sample path not found", file=sample, field="--sample")
         sources, where = [sample], str(sample)
     else:
-        folders = [run_data[k] for k in ("validation", "train") if run_data and run_data.get(k)]
-        folders = [f for f in folders if Path(f).is_dir()]
+        folders = [f for f in recorded_data(run_data) if f.is_dir()]
         if not folders:
             raise UsageError(
                 "no sample images for the parity check",

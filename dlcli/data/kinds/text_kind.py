@@ -26,6 +26,7 @@ from dlcli.data.kinds.base import (
     SampleInputs,
     Shape,
     class_index,
+    recorded_data,
 )
 from dlcli.errors import DataError, UsageError
 from dlcli.recipe.spec import DataSection, Int
@@ -194,10 +195,7 @@ class TextKind(DataKind):
         from dlcli.data.text_dataset import read_labelled
 
         assert isinstance(prep, TextPreprocessing)
-        path = sample
-        for key in ("validation", "train"):
-            if path is None and run_data and run_data.get(key):
-                path = Path(run_data[key])
+        path = sample or next(iter(recorded_data(run_data)), None)
         if path is None or not path.exists():
             raise UsageError(
                 "no sample documents for the parity check",
