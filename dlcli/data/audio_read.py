@@ -18,7 +18,6 @@ never raises for a bad file. Choices, stated once:
 
 from __future__ import annotations
 
-import glob
 import os
 import struct
 from collections.abc import Iterable
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
 
-from dlcli.data.listing import SkippedFile, is_hidden, walk
+from dlcli.data.listing import SkippedFile, find_files, is_hidden, walk
 
 if TYPE_CHECKING:
     from soundfile import SoundFile
@@ -220,39 +219,10 @@ def is_audio_name(path: str) -> bool:
 def find_audio(
     sources: Iterable[str | os.PathLike[str]], recursive: bool = True
 ) -> tuple[list[str], list[SkippedFile]]:
-    """Files, folders and globs -> sound files (by extension), and what was passed over:
-    other files are ignored (listed, not a failure); missing sources and empty patterns
-    are skipped. Hidden files are passed over silently; folders are sorted."""
-    found: list[str] = []
-    skipped: list[SkippedFile] = []
-    seen: set[str] = set()
-
-    def consider(p: str) -> None:
-        if p in seen or is_hidden(os.path.basename(p)):
-            return
-        seen.add(p)
-        if is_audio_name(p):
-            found.append(p)
-        else:
-            skipped.append(SkippedFile(p, NOT_AUDIO, ignored=True))
-
-    for source in sources:
-        src = os.fspath(source)
-        if os.path.isdir(src):
-            for p in walk(src, recursive):
-                consider(p)
-        elif os.path.isfile(src):
-            consider(src)
-        elif glob.has_magic(src):
-            matches = sorted(glob.glob(src, recursive=recursive))
-            if not matches:
-                skipped.append(SkippedFile(src, "pattern matched no files"))
-            for m in matches:
-                for p in walk(m, recursive) if os.path.isdir(m) else [m]:
-                    consider(p)
-        else:
-            skipped.append(SkippedFile(src, "no such file or directory"))
-    return found, skipped
+    """Files, folders and globs -> sound files (by extension), with the images' listing rule
+    (:func:`dlcli.data.listing.find_files`): other files are ignored (listed, not a failure);
+    missing sources, empty patterns and links that cannot be followed are skipped."""
+    return find_files(sources, recursive, suffixes=AUDIO_EXTENSIONS, other=NOT_AUDIO)
 
 
 def class_folders(root: Path) -> dict[str, list[str]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,15 +51,27 @@ def is_hidden(name: str) -> bool:
 def find_images(
     sources: Iterable[str | os.PathLike[str]], recursive: bool = True
 ) -> tuple[list[str], list[SkippedFile]]:
-    """Expand files, folders and glob patterns into image paths.
+    """Expand files, folders and glob patterns into image paths (see :func:`find_files`)."""
+    return find_files(sources, recursive, suffixes=IMAGE_EXTENSIONS, other=NOT_AN_IMAGE)
+
+
+def find_files(
+    sources: Iterable[str | os.PathLike[str]],
+    recursive: bool,
+    *,
+    suffixes: Collection[str],
+    other: str,
+) -> tuple[list[str], list[SkippedFile]]:
+    """Expand files, folders and glob patterns into the paths whose extension (lower-case,
+    with the dot) is in ``suffixes``: one listing rule for every kind of input file.
 
     Hidden files and folders (``.DS_Store``, ``._*``, ``.git/``) are ignored silently;
-    other files whose extension is not an image are returned as ``ignored`` skipped files
-    (:data:`NOT_AN_IMAGE`). Sources that do not exist and links that cannot be followed
-    (a loop such as ``self -> self``, a broken link) are returned as skipped. Order: sources
-    in the order given, each folder sorted; no duplicates.
+    other files are returned as ``ignored`` skipped files with the reason ``other``.
+    Sources that do not exist and links that cannot be followed (a loop such as
+    ``self -> self``, a broken link) are returned as skipped. Order: sources in the order
+    given, each folder sorted; no duplicates.
     """
-    images: list[str] = []
+    found: list[str] = []
     skipped: list[SkippedFile] = []
     seen: set[str] = set()
 
@@ -69,12 +81,12 @@ def find_images(
         seen.add(p)
         if is_hidden(os.path.basename(p)):
             return
-        if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS:
-            images.append(p)  # decoding says why when it cannot be read
+        if os.path.splitext(p)[1].lower() in suffixes:
+            found.append(p)  # decoding says why when it cannot be read
         elif (problem := _link_problem(p)) is not None:
             skipped.append(SkippedFile(p, problem))
         else:
-            skipped.append(SkippedFile(p, NOT_AN_IMAGE, ignored=True))
+            skipped.append(SkippedFile(p, other, ignored=True))
 
     for source in sources:
         src = os.fspath(source)
@@ -97,7 +109,7 @@ def find_images(
             skipped.append(SkippedFile(src, problem))
         else:
             skipped.append(SkippedFile(src, NOT_FOUND))
-    return images, skipped
+    return found, skipped
 
 
 def _link_problem(path: str) -> str | None:
