@@ -93,38 +93,26 @@ def _start(
     started: str,
 ) -> TrainResult:
     from dlcli.devices import global_precision_kept
-
-    with global_precision_kept():  # a run's precision policy ends with the run
-        return _run_session(recipe, options, on_event, start, t_start, started)
-
-
-def _run_session(
-    recipe: Recipe,
-    options: TrainOptions,
-    on_event: EventCallback,
-    start: RunStart | None,
-    t_start: float,
-    started: str,
-) -> TrainResult:
     from dlcli.training import setup
 
-    dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
-    out = Path(options.out).absolute()
-    run = RunDirectory(out) if dist.plan.is_chief else RunDirectory.scratch_for(out)
-    launch = Launch(
-        recipe=recipe,
-        options=options,
-        plan=dist.plan,
-        strategy=dist.strategy,
-        run=run,
-        t_start=t_start,
-        started=started,
-        notes=tuple(start.notes if start is not None else ()),
-    )
-    try:
-        return _session(launch, on_event)
-    finally:
-        run.cleanup()
+    with global_precision_kept():  # a run's precision policy ends with the run
+        dist = setup.start_strategy(recipe.train, options.device)  # first TensorFlow work
+        out = Path(options.out).absolute()
+        run = RunDirectory(out) if dist.plan.is_chief else RunDirectory.scratch_for(out)
+        launch = Launch(
+            recipe=recipe,
+            options=options,
+            plan=dist.plan,
+            strategy=dist.strategy,
+            run=run,
+            t_start=t_start,
+            started=started,
+            notes=tuple(start.notes if start is not None else ()),
+        )
+        try:
+            return _session(launch, on_event)
+        finally:
+            run.cleanup()
 
 
 def _session(launch: Launch, on_event: EventCallback) -> TrainResult:
