@@ -45,10 +45,18 @@ def _bar(ax: Any, act: LayerActivation, class_names: Sequence[str] | None) -> No
     labels = [unit_label(act, i, class_names) for i in act.ranked]
     y = list(range(len(act.ranked)))[::-1]
     colour = "tab:green" if act.kind == "probabilities" else "tab:blue"
-    ax.barh(y, act.scores, color=colour)
+    bars = ax.barh(y, act.scores, color=colour)
     ax.set_yticks(y, labels=labels, fontsize="x-small")
+    # Each bar carries its value; the axis leaves room for the text past the longest bar.
+    ax.bar_label(bars, labels=[f"{s:.3g}" for s in act.scores], padding=2, fontsize=6)
     if act.kind == "probabilities":
-        ax.set_xlim(0, max(1.0, max(act.scores, default=1.0)))
+        ax.set_xlim(0, 1.35 * max(1.0, max(act.scores, default=1.0)))
+        ax.set_xticks([0.0, 0.5, 1.0])
+        ax.set_xlabel("probability", fontsize="x-small")
+    else:
+        lo, hi = min(0.0, *act.scores), max(0.0, *act.scores)
+        room = 0.35 * ((hi - lo) or 1.0)
+        ax.set_xlim(lo - (room if lo < 0 else 0.0), hi + room)
 
 
 def _what(act: LayerActivation) -> str:
@@ -163,49 +171,4 @@ def save_overview_png(
         "activations (feature maps: strongest channel by mean activation)", fontsize="small"
     )
     fig.tight_layout()
-    return _save(fig, path, dpi=DPI)
-
-
-def save_filters_png(
-    tiles: Any, path: Path, *, title: str, colour: bool, row_labels: Sequence[str] | None = None
-) -> Path:
-    """Kernel tiles: ``filters x inputs x kh x kw`` (grayscale) or ``n x kh x kw x 3`` (colour).
-
-    Colour tiles and single-input kernels are laid out in a square grid labelled ``f<i>``;
-    several inputs give one row per filter and one column per input channel.
-    """
-    import numpy as np
-
-    plt = _pyplot()
-    arr = np.asarray(tiles, dtype=np.float64)
-    single = not colour and arr.shape[1] == 1
-    if colour or single:
-        count = arr.shape[0]
-        rows, cols = grid_shape(count)
-        grid = [(i // cols, i % cols, i if colour else (i, 0)) for i in range(count)]
-    else:
-        rows, cols = arr.shape[0], arr.shape[1]
-        grid = [(r, c, (r, c)) for r in range(rows) for c in range(cols)]
-    tile = 0.8
-    fig = plt.figure(figsize=(max(cols * tile + 0.8, 6.0), rows * tile + 0.9), dpi=DPI)
-    bound = float(np.abs(arr).max()) or 1.0
-    for r, c, index in grid:
-        ax = fig.add_subplot(rows, cols, r * cols + c + 1)
-        if colour:
-            k = arr[index]
-            lo, hi = k.min(), k.max()
-            ax.imshow((k - lo) / (hi - lo) if hi > lo else np.zeros_like(k))
-        else:
-            # Diverging and symmetric: positive weights red, negative blue, zero white.
-            ax.imshow(arr[index], cmap="RdBu_r", vmin=-bound, vmax=bound)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if colour or single:
-            ax.set_title(f"f{r * cols + c}", fontsize=6, pad=2)
-        elif row_labels and c == 0:
-            ax.set_ylabel(row_labels[r], fontsize=6, rotation=0, ha="right", va="center")
-    fig.suptitle(title, fontsize="small", wrap=True)
-    fig.subplots_adjust(
-        left=0.1, right=0.98, bottom=0.02, top=1 - 0.7 / fig.get_figheight(), wspace=0.1, hspace=0.3
-    )
     return _save(fig, path, dpi=DPI)

@@ -156,7 +156,7 @@ def filters_view(
     import numpy as np
 
     from dlcli.atomic import atomic_path
-    from dlcli.viz.figures import save_filters_png
+    from dlcli.viz.filter_figure import save_filters_png
     from dlcli.viz.filters import find_conv_layer, kernel_tiles
     from dlcli.viz.preview import preview_filters
 
@@ -178,7 +178,7 @@ def filters_view(
         f"{tiles.shown_filters} filters: {how}; red positive, blue negative"
         if not tiles.colour
         else f"{layer.name} ({tiles.type}) kernels {kh}x{kw}, {cin} in, {cout} out\n"
-        f"{tiles.shown_filters} filters: {how}"
+        f"{tiles.shown_filters} filters: {how}, each scaled to its own range"
     )
     save_filters_png(
         tiles.tiles,

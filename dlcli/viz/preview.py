@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dlcli.viz.activations import LayerActivation, unit_label
 
 MAX_PREVIEW_LINES = 24  # character rows per picture (48 pixel rows)
+MIN_TILE_PX = 16  # a feature map drawn smaller than this is a smudge: show fewer maps
 
 
 def _width(console: Any) -> int:
@@ -33,19 +35,50 @@ def summary_line(act: LayerActivation, class_names: Sequence[str] | None = None)
     return text
 
 
-def _maps_picture(act: LayerActivation, width: int) -> Any:
+@dataclass(frozen=True)
+class TileLayout:
+    """How many maps the terminal shows, in how many columns, and at what scale."""
+
+    shown: int
+    cols: int
+    scale: float  # terminal pixels per map pixel
+
+
+def tile_layout(count: int, map_h: int, map_w: int, width: int, height: int) -> TileLayout:
+    """The most maps that fit ``width`` x ``height`` terminal pixels with each tile at least
+    ``MIN_TILE_PX`` (or its own size, if smaller) on its short side; for that many, the
+    column count that draws them largest. A narrow terminal shows fewer, larger tiles."""
+    readable = min(MIN_TILE_PX, map_h, map_w)
+    fallback = TileLayout(1, 1, min(width / map_w, height / map_h, 4.0))
+    for shown in range(count, 0, -1):
+        best: TileLayout | None = None
+        for cols in range(1, shown + 1):
+            rows = -(-shown // cols)
+            full_w, full_h = cols * (map_w + 1) - 1, rows * (map_h + 1) - 1
+            scale = min(width / full_w, height / full_h, 4.0)
+            if best is None or scale > best.scale:
+                best = TileLayout(shown, cols, scale)
+        if best is not None and best.scale * min(map_h, map_w) >= readable:
+            return best
+    return fallback
+
+
+def _maps_picture(act: LayerActivation, width: int) -> tuple[Any, int]:
+    """The strongest maps as half-block text, and how many of them it shows."""
     import numpy as np
 
     from dlcli.viz.halfblock import colorize, fit_width, mosaic, render_halfblock
 
-    maps = np.stack([act.array[..., c] for c in act.ranked])
+    map_h, map_w = act.shape[0], act.shape[1]
+    plan = tile_layout(len(act.ranked), map_h, map_w, width, 2 * MAX_PREVIEW_LINES)
+    maps = np.stack([act.array[..., c] for c in act.ranked[: plan.shown]])
     # Shared scale across tiles, as in the PNG: brightness compares channels.
     lo, hi = float(maps.min()), float(maps.max())
     scaled = (maps - lo) / (hi - lo) if hi > lo else np.zeros_like(maps)
-    cols = min(len(act.ranked), max(1, width // (act.shape[1] + 1)), 8)
-    tiled = mosaic(scaled, cols=cols)
+    tiled = mosaic(scaled, cols=plan.cols)
     rgb = colorize(tiled, vmin=0.0, vmax=1.0)
-    return render_halfblock(fit_width(rgb, width, max_height=2 * MAX_PREVIEW_LINES))
+    picture = fit_width(rgb, width, max_height=2 * MAX_PREVIEW_LINES)
+    return render_halfblock(picture), plan.shown
 
 
 def _bars(act: LayerActivation, class_names: Sequence[str] | None, width: int) -> Any:
@@ -78,7 +111,14 @@ def preview_activation(
 
     console.print(f"[bold]{escape(summary_line(act, class_names))}[/bold]")
     if act.kind == "maps" and act.ranked:
-        console.print(_maps_picture(act, _width(console)))
+        picture, shown = _maps_picture(act, _width(console))
+        console.print(picture)
+        if shown < len(act.ranked):
+            note = (
+                f"{shown} of the {len(act.ranked)} strongest maps at {console.width} columns"
+                " (a wider terminal shows more; the PNG has all)"
+            )
+            console.print(note, style="dim", markup=False, highlight=False)
     elif act.kind in ("vector", "probabilities", "scores") and act.ranked:
         console.print(_bars(act, class_names, _width(console)))
 
