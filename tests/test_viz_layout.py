@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from figure_capture import capture_figures, overlap, render
 from PIL import Image
 from rich.console import Console
 
@@ -22,19 +23,8 @@ from dlcli.viz.inspect_views import Source, activations_view, filters_view
 
 
 @pytest.fixture
-def saved_figures(monkeypatch) -> list:
-    """Every matplotlib figure saved while the test runs, in order."""
-    from matplotlib.figure import Figure
-
-    caught: list = []
-    original = Figure.savefig
-
-    def savefig(self, *args, **kwargs):
-        caught.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", savefig)
-    return caught
+def saved_figures(monkeypatch: pytest.MonkeyPatch) -> list:
+    return capture_figures(monkeypatch)
 
 
 def _quiet() -> Console:
@@ -51,19 +41,6 @@ def _terminal(width: int) -> tuple[Console, io.StringIO]:
         _environ={"TERM": "xterm-256color"},
     )
     return console, buf
-
-
-def _render(fig):
-    """Draw a saved (and closed) figure again; return the renderer to measure with."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return canvas.get_renderer()
-
-
-def _overlap(a, b) -> bool:
-    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
 LONG_NAME = "stage_two_residual_block_three_second_convolution_before_the_norm"
@@ -86,13 +63,13 @@ def test_filters_title_clears_the_tiles_and_labels_are_drawn(
     layer = model.get_layer(LONG_NAME)
     filters_view(src, layer.name, tmp_path / "out", False, _quiet())
     (fig,) = saved_figures
-    renderer = _render(fig)
+    renderer = render(fig)
     title = fig._suptitle.get_window_extent(renderer)
     page = fig.bbox
     assert page.x0 <= title.x0 and title.x1 <= page.x1 and title.y1 <= page.y1
     for ax in fig.axes:
         box = ax.get_tightbbox(renderer)  # the axes with its title, labels and ticks
-        assert not _overlap(title, box), f"title {title} runs into axes {box}"
+        assert not overlap(title, box), f"title {title} runs into axes {box}"
         assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0, box
     kernel = np.asarray(layer.kernel)
     colour = inputs == 3
@@ -137,7 +114,7 @@ def test_activation_bars_show_their_values_inside_the_axes(
     expected = np.asarray(model(arr[None, :, :, None].astype("float32")))[0]
     overview = saved_figures[-1]
     assert overview.get_suptitle().startswith("activations")
-    renderer = _render(overview)
+    renderer = render(overview)
     for ax in overview.axes:
         box = ax.get_tightbbox(renderer)
         assert overview.bbox.x0 <= box.x0 and box.x1 <= overview.bbox.x1 + 0.5, ax.get_title()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlcli.training.events import EventCallback, RunFinished, TrainResult
 from dlcli.training.reporting import metrics_document
@@ -19,6 +19,9 @@ from dlcli.training.session import Session
 from dlcli.training.stages import stages_document
 from dlcli.training.state import RunState
 from dlcli.training.trainee import Trainee
+
+if TYPE_CHECKING:
+    from dlcli.viz.plots import CurveMarks
 
 TEST_WORKER_WEIGHTS_ENV = "DLCLI_TEST_WORKER_WEIGHTS"
 
@@ -91,12 +94,31 @@ def _write_files(
     if state.history:
         from dlcli.viz.plots import plot_curves
 
-        files["curves.png"] = plot_curves(state.history, run.file("curves.png"), title=recipe.name)
+        files["curves.png"] = plot_curves(
+            state.history, run.file("curves.png"), title=recipe.name, marks=_curve_marks(state)
+        )
     if session.bundle.skipped:
         files["skipped.txt"] = run.file("skipped.txt")
     files["checkpoints"] = run.checkpoints
     files["logs"] = run.path / "logs"
     return files, metrics
+
+
+def _curve_marks(state: RunState) -> CurveMarks:
+    """The best epoch (of the checkpoint monitor: what best.keras holds) and an early stop."""
+    from dlcli.viz.plots import CurveMarks
+
+    best, early = state.best, state.early
+    last = state.history[-1].get("epoch", len(state.history)) if state.history else None
+    stopped = state.stopped_early and early is not None and last is not None
+    return CurveMarks(
+        monitor=best.monitor if best else None,
+        best_epoch=best.epoch if best else None,
+        best_value=best.value if best else None,
+        stopped_at=float(last) if stopped and last is not None else None,
+        stop_monitor=early.tracker.monitor if early is not None else None,
+        patience=early.patience if early is not None else None,
+    )
 
 
 def _save_worker_weights(model: Any, is_chief: bool) -> None:

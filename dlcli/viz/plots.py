@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,31 +92,79 @@ def _save(fig: Any, path: Path, *, dpi: int = 100) -> Path:
     return path
 
 
-def plot_curves(history: list[dict[str, float]], path: Path, *, title: str | None = None) -> Path:
-    """Loss and each metric per epoch: one subplot per family, train solid, val dashed.
+@dataclass(frozen=True)
+class CurveMarks:
+    """What a run's curves point out: the best epoch of ``monitor`` (what ``best.keras``
+    holds) and, when early stopping ended the run, the epoch it stopped at."""
 
-    ``history`` is one dict per epoch with Keras log keys (``loss``, ``val_loss``,
-    ``accuracy``...) and optionally ``epoch``/``lr``/``epoch_time_s``. A changing
-    learning rate gets its own subplot. Returns ``path``.
-    """
+    monitor: str | None = None
+    best_epoch: float | None = None
+    best_value: float | None = None
+    stopped_at: float | None = None  # None: the run was not stopped early
+    stop_monitor: str | None = None
+    patience: int | None = None
+
+    def headline(self) -> str:
+        parts = []
+        if self.best_epoch is not None and self.best_value is not None:
+            parts.append(f"best {self.monitor} {self.best_value:.4g} at epoch {self.best_epoch:g}")
+        if self.stopped_at is not None:
+            parts.append(f"stopped early at epoch {self.stopped_at:g}")
+        return "; ".join(parts)
+
+
+_MARKS = ("best ", "early stop")
+BEST_COLOUR = "tab:green"
+STOP_COLOUR = "tab:red"
+
+
+def _mark(ax: Any, family: str, marks: CurveMarks, *, first: bool) -> None:
+    """The best epoch (dashed, a star on the monitored curve) and an early stop (dotted)."""
+    if marks.best_epoch is not None:
+        label = f"best epoch {marks.best_epoch:g}" if first else None
+        ax.axvline(marks.best_epoch, color=BEST_COLOUR, ls="--", lw=1.2, label=label)
+        monitor = marks.monitor or ""
+        if marks.best_value is not None and family == (monitor.removeprefix("val_")):
+            ax.plot(
+                [marks.best_epoch],
+                [marks.best_value],
+                "*",
+                color=BEST_COLOUR,
+                ms=12,
+                label=f"best {monitor} {marks.best_value:.4g}",
+            )
+    if marks.stopped_at is not None:
+        why = f" ({marks.stop_monitor}, patience {marks.patience})" if marks.patience else ""
+        label = f"early stop{why}" if first else None
+        ax.axvline(marks.stopped_at, color=STOP_COLOUR, ls=":", lw=1.5, label=label)
+
+
+def curves_figure(
+    history: list[dict[str, float]], *, title: str | None = None, marks: CurveMarks | None = None
+) -> Any:
+    """The figure of :func:`plot_curves`, not saved."""
     plt = _pyplot()
     families = metric_families(history)
     lr = _lr_series(history)
     panels = len(families) + (lr is not None)
     rows, cols = _grid(max(panels, 1))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, layout="constrained"
+    )
     flat = list(axes.flat)
     x = _epochs(history)
-    for ax, family in zip(flat, families, strict=False):
+    for i, (ax, family) in enumerate(zip(flat, families, strict=False)):
         for key, style, label in ((family, "-", "train"), (f"val_{family}", "--", "validation")):
             y = [_as_float(row.get(key)) for row in history]
             if all(math.isnan(v) for v in y):
                 continue
             ax.plot(x, y, style, marker="o" if len(x) < 30 else None, ms=3, label=label)
+        ax.legend(fontsize="small")  # train/validation; the marks get one legend below
+        if marks is not None:
+            _mark(ax, family, marks, first=i == 0)
         ax.set_title(family)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
     if lr is not None:
         ax = flat[len(families)]
         ax.plot(x, lr, "-", color="tab:gray")
@@ -126,10 +175,33 @@ def plot_curves(history: list[dict[str, float]], path: Path, *, title: str | Non
         flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
     for ax in flat[max(panels, 1) :]:
         ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    handles, labels = flat[0].get_legend_handles_labels()
+    marked = [(h, t) for h, t in zip(handles, labels, strict=True) if t.startswith(_MARKS)]
+    if marked:
+        fig.legend(
+            *zip(*marked, strict=True), loc="outside lower center", ncols=3, fontsize="small"
+        )
+    headline = marks.headline() if marks is not None else ""
+    if title or headline:
+        fig.suptitle("\n".join(t for t in (title, headline) if t), fontsize="medium")
+    return fig
+
+
+def plot_curves(
+    history: list[dict[str, float]],
+    path: Path,
+    *,
+    title: str | None = None,
+    marks: CurveMarks | None = None,
+) -> Path:
+    """Loss and each metric per epoch: one subplot per family, train solid, val dashed.
+
+    ``history`` is one dict per epoch with Keras log keys (``loss``, ``val_loss``,
+    ``accuracy``...) and optionally ``epoch``/``lr``/``epoch_time_s``. A changing
+    learning rate gets its own subplot. ``marks`` draws the best epoch and an early stop
+    on every metric panel and says them in the title. Returns ``path``.
+    """
+    return _save(curves_figure(history, title=title, marks=marks), path)
 
 
 def plot_compare(
