@@ -46,16 +46,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'dlcli.data' has no attribute {name!r}")
 
 
-def load_datasets(spec: Any, *, seed: int, strict: bool = False) -> DataBundle:
+def load_datasets(
+    spec: Any, *, seed: int, strict: bool = False, inputs: Any | None = None
+) -> DataBundle:
     """Read, check and decode the data a recipe's ``data:`` section names.
 
     The section's kind (:func:`dlcli.data.kinds.get_kind`) reads it. Raises ``DataError``
     for unusable input (missing folder, no images, class mismatch, bad CSV cell) and, with
     ``strict=True``, for any corrupt file; otherwise corrupt files are listed in
-    ``bundle.skipped`` with their reason.
+    ``bundle.skipped`` with their reason. ``inputs`` (``model.inputs``: input name -> its
+    columns) makes each batch's ``x`` a dict keyed by input name.
     """
     from dlcli.data.kinds import get_kind
     from dlcli.errors import DataError
 
     kind = get_kind(getattr(spec, "kind", None), error=DataError)
+    if inputs:
+        return kind.load_inputs(spec, inputs, seed=seed, strict=strict)
     return kind.load_datasets(spec, seed=seed, strict=strict)

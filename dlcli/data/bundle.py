@@ -135,7 +135,11 @@ class DataBundle:
         ds = self._make(self.train, batch_size, shuffle=False, augment=False)
         if split_dtype(self.train) == "string":  # raw text: what a vocabulary adapts to
             return ds
-        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+
+        def floats(x: Any) -> Any:  # raw text stays text (several inputs: a dict)
+            return x if x.dtype == tf.string else tf.cast(x, tf.float32)
+
+        return ds.map(lambda x, y: (tf.nest.map_structure(floats, x), y))
 
     def make_validation(self, batch_size: int | None = None) -> Any:
         """Validation batches in a fixed order, never augmented; None if there is no split."""

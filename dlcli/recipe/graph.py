@@ -24,7 +24,7 @@ from dlcli.recipe.layers import (
 from dlcli.recipe.spec import INPUT, LayerSpec, SourceRef
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
-MODEL_KEYS = ("input", "input_dtype", "init_from", "blocks", "layers")
+MODEL_KEYS = ("input", "inputs", "input_dtype", "init_from", "blocks", "layers")
 # Blocks times `repeat` can turn a few lines into millions of layers (a recipe "billion
 # laughs"); validation must fail fast instead. The largest Keras application (NASNetLarge)
 # has about 1,040 layers. The cap is what builds, saves and loads in tens of seconds on two
@@ -130,7 +130,7 @@ def parse_model(
     if placed is None:
         return None
     _name_model_layers(placed, parser)
-    layers = _wire(placed, parser, tolerated, positions)
+    layers = _wire(placed, parser, tolerated, positions, input_names(raw.get("inputs")))
     if len(problems) > before:
         return None
     return input_shape, layers
@@ -236,15 +236,20 @@ def _class_name(layer_type: str) -> str:
 
 
 def _wire(
-    placed: list[_Placed], parser: LayerParser, tolerated: set[str], positions: Positions
+    placed: list[_Placed],
+    parser: LayerParser,
+    tolerated: set[str],
+    positions: Positions,
+    model_inputs: tuple[str, ...] = (INPUT,),
 ) -> list[LayerSpec]:
-    """Resolve every reference to an earlier layer's final name."""
+    """Resolve every reference to an earlier layer's final name (or a model input's:
+    ``model_inputs``, the first one feeding a first layer that names none)."""
     all_names = {p.full: p for p in placed}
-    earlier: set[str] = set()
+    earlier: set[str] = set(model_inputs)
     outputs: dict[str, str] = {}  # finished block instance prefix -> its last layer
     layers: list[LayerSpec] = []
-    previous = INPUT
-    block_input = INPUT
+    previous = model_inputs[0]
+    block_input = previous
     local_seen: dict[str, str] = {}
     for i, p in enumerate(placed):
         inst = p.instance
@@ -291,7 +296,7 @@ def _resolve(
     parser: LayerParser,
     rpath: KeyPath,
 ) -> str | None:
-    if ref == INPUT or ref in earlier:
+    if ref in earlier:
         return ref
     if ref in outputs:
         return outputs[ref]
@@ -309,9 +314,17 @@ def _resolve(
             "a layer may only use earlier layers",
         )
     else:
-        hint = did_you_mean(ref, [*earlier, *outputs, INPUT])
+        hint = did_you_mean(ref, [*earlier, *outputs])
         parser.problem(rpath, f"unknown input {ref!r}", hint=hint or "name an earlier layer")
     return None
+
+
+def input_names(raw: Any) -> tuple[str, ...]:
+    """The names layers may use for model inputs: ``model.inputs``' keys, else ``input``
+    (``model.inputs`` itself is checked by :mod:`dlcli.recipe.model_inputs`)."""
+    if isinstance(raw, dict) and raw and all(isinstance(k, str) for k in raw):
+        return tuple(raw)
+    return (INPUT,)
 
 
 def parse_augment(raw: Any, positions: Positions, problems: list[Problem]) -> list[LayerSpec]:

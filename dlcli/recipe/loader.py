@@ -15,6 +15,7 @@ from typing import Any
 from dlcli.errors import Problem, RecipeError
 from dlcli.recipe.graph import parse_input_dtype, parse_model
 from dlcli.recipe.init_from import parse_init_from
+from dlcli.recipe.model_inputs import parse_inputs, with_kind_dtypes
 from dlcli.recipe.optimizer_args import check_optimizer_args
 from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
@@ -111,8 +112,10 @@ def _resolve(
     seed = check.seed(tree.get("seed"))
     model = parse_model(tree["model"], positions, problems) if "model" in tree else None
     input_dtype = parse_input_dtype(tree.get("model"), positions, problems)
+    model_inputs = parse_inputs(tree.get("model"), positions, problems)
     init_from = parse_init_from(tree.get("model"), positions, problems, base_dir)
     data = check.data(tree.get("data"))
+    model_inputs = with_kind_dtypes(model_inputs, data, positions, problems)
     train = check.train(tree.get("train"))
     if train is not None:
         check_optimizer_args(train, positions, problems)
@@ -127,7 +130,8 @@ def _resolve(
         data=data,
         model=ModelSpec(
             input=model[0],
-            input_dtype=input_dtype or _kind_dtype(data),
+            inputs=model_inputs,
+            input_dtype=input_dtype or (None if model_inputs else _kind_dtype(data)),
             layers=model[1],
             init_from=init_from,
         ),

@@ -114,8 +114,18 @@ class DataSection(_Strict):
 InputDtype = Literal["float32", "int32", "string"]
 
 
+class ModelInput(_Strict):
+    """One named model input (``model.inputs``): the data columns that feed it, and its
+    shape and dtype when the recipe gives them (else the data kind's)."""
+
+    columns: list[str] = Field(min_length=1)
+    shape: tuple[int | None, ...] | None = None
+    dtype: InputDtype | None = None
+
+
 class ModelSpec(_Strict):
     input: tuple[int | None, ...] | None = None
+    inputs: dict[str, ModelInput] | None = None  # several named inputs (model.inputs)
     input_dtype: InputDtype | None = None  # None: what the data kind reads (else float32)
     layers: list[LayerSpec]
     init_from: Path | None = None  # warm start: a run folder or .keras file (recipe.init_from)

@@ -149,12 +149,14 @@ def _register_builtins() -> None:
     from dlcli.data.kinds.audio_kind import AudioKind
     from dlcli.data.kinds.csv_kind import CsvKind
     from dlcli.data.kinds.image_kind import ImageKind
+    from dlcli.data.kinds.table_kind import TableKind
     from dlcli.data.kinds.text_kind import TextKind
 
     register_kind(ImageKind())
     register_kind(CsvKind())
     register_kind(TextKind())
     register_kind(AudioKind())
+    register_kind(TableKind())
 
 
 _register_builtins()

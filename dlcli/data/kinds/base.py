@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -98,12 +98,13 @@ LabelledData = LabelledFiles | LabelledArrays
 class SampleInputs:
     """Real inputs for the export parity check, and where they came from."""
 
-    x: np.ndarray
+    x: np.ndarray | dict[str, np.ndarray]  # a dict by input name for several inputs
     description: str
 
     @property
     def count(self) -> int:
-        return int(self.x.shape[0])
+        first = next(iter(self.x.values())) if isinstance(self.x, dict) else self.x
+        return int(first.shape[0])
 
 
 def recorded_data(run_data: dict[str, Any] | None) -> list[Path]:
@@ -156,6 +157,40 @@ class DataKind(ABC):
     @abstractmethod
     def load_datasets(self, section: DataSection, *, seed: int, strict: bool) -> DataBundle:
         """Read and check the section's data; ``bundle.preprocessing`` is this kind's."""
+
+    # --- several model inputs (model.inputs: name -> the data columns feeding it) --------
+
+    def input_shapes(
+        self, section: DataSection, inputs: Mapping[str, Sequence[str]]
+    ) -> dict[str, Shape]:
+        """Each named model input's shape (no batch axis)."""
+        raise self._one_input()
+
+    def input_dtypes(
+        self, section: DataSection, inputs: Mapping[str, Sequence[str]] | None
+    ) -> dict[str, str]:
+        """Each named model input's dtype (``float32``, ``string``)."""
+        raise self._one_input()
+
+    def load_inputs(
+        self,
+        section: DataSection,
+        inputs: Mapping[str, Sequence[str]],
+        *,
+        seed: int,
+        strict: bool,
+    ) -> DataBundle:
+        """Like :meth:`load_datasets`, with ``x`` a dict keyed by input name."""
+        raise self._one_input()
+
+    def _one_input(self) -> DataError:
+        return DataError(
+            f"model.inputs needs data that feeds several inputs; data.kind {self.name} "
+            "feeds one",
+            field="model.inputs",
+            expected="data.kind: table, with each input's columns",
+            hint="leave out model.inputs for a model with one input",
+        )
 
     # --- a model's preprocessing ------------------------------------------------------
 

@@ -1,0 +1,156 @@
+"""Table rows as ``tf.data`` batches: in-memory columns gathered, file columns decoded.
+
+Numbers, categories and text are held in memory and gathered by row in the graph. Image
+columns stream like the images kind (:class:`~dlcli.data.streaming.PixelBank`: decoded on
+``tf.data``'s threads as batches need them, cached as uint8, a bad file recorded once and
+its row dropped from its batch); audio columns are read by the audio kind's reader
+(:func:`~dlcli.data.audio_read.decode_audio`, center crop) each time a batch needs them.
+A batch's ``x`` is the single input's tensor, or a dict keyed by model input name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from dlcli.data.audio_read import AudioFormat, decode_audio
+from dlcli.data.listing import SkippedFile
+from dlcli.data.streaming import BAD, PixelBank, SkipLog
+from dlcli.data.table_encode import SINGLE, Group
+
+
+def pack(values: dict[str, Any], groups: Sequence[Group]) -> Any:
+    """The model's ``x``: the one input's value, or a dict by input name."""
+    if len(groups) == 1 and groups[0].name == SINGLE:
+        return values[SINGLE]
+    return {g.name: values[g.name] for g in groups}
+
+
+class TableRows:
+    """Every row of a run's tables (training and validation), each group's values by row."""
+
+    def __init__(
+        self,
+        groups: Sequence[Group],
+        arrays: dict[str, np.ndarray],
+        banks: dict[str, PixelBank],
+        audio: dict[str, AudioFormat],
+        sources: list[str],
+        skipped: SkipLog,
+    ) -> None:
+        self.groups = list(groups)
+        self.arrays = arrays  # vector and text groups; file groups hold paths here too
+        self.banks = banks
+        self.audio = audio
+        self.sources = sources
+        self.skipped = skipped
+        self._bad_audio: set[int] = set()
+
+    @property
+    def file_groups(self) -> list[Group]:
+        return [g for g in self.groups if g.feed in ("image", "audio")]
+
+    def load_files(self, rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each file group's decoded values for the readable ``rows``, and which they are."""
+        keep = np.ones(len(rows), dtype=bool)
+        full: list[np.ndarray] = []
+        for g in self.file_groups:
+            if g.feed == "image":
+                bank = self.banks[g.name]
+                pixels, kept = bank.fetch(rows)
+                if kept.all():
+                    full.append(pixels)
+                else:
+                    whole = np.zeros((len(rows), *bank.shape), dtype=np.uint8)
+                    whole[kept] = pixels
+                    full.append(whole)
+                keep &= kept
+            else:
+                clips, kept = self._clips(g.name, rows)
+                full.append(clips)
+                keep &= kept
+        return [values[keep] for values in full], keep
+
+    def _clips(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fmt = self.audio[name]
+        paths = self.arrays[name]
+        out = np.zeros((len(rows), *fmt.shape), dtype=np.float32)
+        kept = np.ones(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            clip = decode_audio(str(paths[row]), fmt, "center")
+            if isinstance(clip, SkippedFile):
+                kept[i] = False
+                if int(row) not in self._bad_audio:
+                    self._bad_audio.add(int(row))
+                    self.skipped.add(clip)
+                continue
+            out[i] = clip.audio
+        return out, kept
+
+    def bad_among(self, rows: np.ndarray) -> int:
+        bad = np.zeros(len(rows), dtype=bool)
+        for bank in self.banks.values():
+            bad |= bank.status[rows] == BAD
+        if self._bad_audio:
+            bad |= np.isin(rows, list(self._bad_audio))
+        return int(np.count_nonzero(bad))
+
+
+class TableSplit:
+    """Some rows of :class:`TableRows` (a training or validation split) and their labels."""
+
+    def __init__(self, data: TableRows, rows: np.ndarray, y: np.ndarray) -> None:
+        self.data = data
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.y = np.asarray(y, dtype=np.int64)
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.data.sources[r] for r in self.rows]
+
+    @property
+    def listed(self) -> int:
+        return len(self.rows)
+
+    def __len__(self) -> int:
+        return self.listed - self.data.bad_among(self.rows)
+
+    def subset(self, idx: np.ndarray) -> TableSplit:
+        idx = np.asarray(idx, dtype=np.int64)
+        return TableSplit(self.data, self.rows[idx], self.y[idx])
+
+    def batch_fn(self, input_shape: Any) -> Callable[[Any], tuple[Any, Any]]:
+        """``tf.data`` map from a batch of positions to ``(x, int32 labels)``."""
+        from dlcli.backend import tf
+
+        data = self.data
+        in_memory = [g for g in data.groups if g.feed in ("vector", "text")]
+        consts = {g.name: tf.constant(data.arrays[g.name]) for g in in_memory}
+        rows_all = tf.constant(self.rows)
+        rows_np = self.rows
+        y_all = tf.constant(self.y, dtype=tf.int32)
+        files = data.file_groups
+        types = [tf.uint8 if g.feed == "image" else tf.float32 for g in files]
+
+        def load(positions: np.ndarray) -> list[np.ndarray]:
+            decoded, keep = data.load_files(rows_np[positions])
+            return [*decoded, positions[keep].astype(np.int64, copy=False)]
+
+        def gather(positions: Any) -> tuple[Any, Any]:
+            values: dict[str, Any] = {}
+            if files:
+                *decoded, positions = tf.numpy_function(
+                    load, [positions], [*types, tf.int64], stateful=False, name="decode_files"
+                )
+                positions.set_shape((None,))
+                for g, tensor in zip(files, decoded, strict=True):
+                    tensor.set_shape((None, *g.shape()))
+                    values[g.name] = tensor
+            rows = tf.gather(rows_all, positions)
+            for name, const in consts.items():
+                values[name] = tf.gather(const, rows)
+            return pack(values, data.groups), tf.gather(y_all, positions)
+
+        return gather
