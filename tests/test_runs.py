@@ -233,8 +233,8 @@ def test_compare_svg_legend_names_every_run(tmp_path: Path, capsys) -> None:
     assert main(["runs", "--compare", *map(str, runs), "--out", str(out)]) == 0
     svg = out.read_text()
     texts = re.findall(r"<!-- (.*?) -->", svg)  # matplotlib writes each text as a comment
-    for run in runs:
-        assert run.name in texts
+    for run in runs:  # the label, then what sets the run apart
+        assert sum(t.startswith(f"{run.name}: ") for t in texts) == 1
     strokes = {m.lower() for m in re.findall(r"stroke: (#[0-9a-fA-F]{6})", svg)}
     assert {"#1f77b4", "#ff7f0e", "#2ca02c"} <= strokes and "#d62728" not in strokes
 
@@ -333,3 +333,52 @@ def test_list_at_80_columns_keeps_every_run_folder_name_whole(tmp_path: Path, mo
         assert sum(f"digits_small_cnn/{stamp}" in row for row in rows) == 1
     assert len({row.split()[0] for row in rows}) == 3
     assert "2/5" in rows[0]  # epochs survive the narrowing
+
+
+# -- compare.png says what differs (issue 18) -----------------------------------------------
+
+
+def test_compare_picture_says_what_differs_in_each_run(tmp_path: Path, monkeypatch) -> None:
+    from figure_capture import capture_figures, overlap, render
+
+    saved = capture_figures(monkeypatch)
+    runs, changed = _three_runs(tmp_path / "runs")
+    out = tmp_path / "compare.png"
+    assert main(["runs", "--compare", *map(str, runs), "--out", str(out), "--json"]) == 0
+    (fig,) = saved
+    (legend,) = fig.legends
+    entries = [t.get_text() for t in legend.get_texts()]
+    for i, run in enumerate(runs):  # each run's values of the keys written by hand above
+        (entry,) = [e for e in entries if e.startswith(f"{run.name}: ")]
+        lr = changed["train.optimizer.args.learning_rate"][i]
+        assert f"learning_rate={lr}" in entry
+        assert f"epochs={changed['train.epochs'][i]}" in entry
+        loss = changed["train.loss"][i]
+        assert f"loss={'(unset)' if loss is None else loss}" in entry
+    title = legend.get_title().get_text()
+    assert title.startswith("recipes differ in: ")
+    assert set(title.removeprefix("recipes differ in: ").split(", ")) == set(changed)
+    renderer = render(fig)
+    box = legend.get_window_extent(renderer)
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
+    for ax in fig.axes:
+        if ax.get_visible():
+            assert not overlap(box, ax.get_tightbbox(renderer))
+
+
+def test_compare_picture_of_identical_recipes_says_so(tmp_path: Path, monkeypatch) -> None:
+    from figure_capture import capture_figures
+
+    saved = capture_figures(monkeypatch)
+    a = _write_run(
+        tmp_path / "runs" / "one", name="same", lr=0.01, epochs=2,
+        started="2026-01-01T10:00:00+00:00", val_acc=[0.5, 0.6],
+    )  # fmt: skip
+    b = _write_run(
+        tmp_path / "runs" / "two", name="same", lr=0.01, epochs=2,
+        started="2026-01-02T10:00:00+00:00", val_acc=[0.4, 0.7],
+    )  # fmt: skip
+    out = tmp_path / "c.png"
+    assert main(["runs", "--compare", str(a), str(b), "--out", str(out), "--json"]) == 0
+    (legend,) = saved[0].legends
+    assert legend.get_title().get_text().startswith("recipes identical")

@@ -70,10 +70,18 @@ def _compare(paths: list[Path], out: Path | None, overwrite: bool, as_json: bool
     written: str | None = None
     if out is not None:
         check_writable(out, overwrite=overwrite)
+        from dlcli.render.runs_output import difference_notes
         from dlcli.viz.plots import plot_compare
 
         labels = [r.label for r in comparison.runs]
-        plot_compare({r.label: r.history for r in comparison.runs}, out, title=_plot_title(labels))
+        notes, footer = difference_notes(comparison)
+        plot_compare(
+            {r.label: r.history for r in comparison.runs},
+            out,
+            title=_plot_title(labels),
+            notes=notes,
+            footer=footer,
+        )
         written = str(out)
     console = make_console()
     if as_json:

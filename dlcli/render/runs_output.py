@@ -200,6 +200,24 @@ def show_comparison(console: Console, c: Comparison) -> None:
             console.print(Text(f"{r.label}: {r.path}", style="dim"))
 
 
+def difference_notes(c: Comparison, *, limit: int = 60) -> tuple[dict[str, str], str]:
+    """What sets each run apart, for a picture: ``{label: "learning_rate=0.001, epochs=3"}``
+    (keys shortened as in the table, each note cut at ``limit`` characters), and a line
+    naming the keys in full (or saying that the recipes are the same)."""
+    if not c.differences:
+        same = "recipes identical: the runs differ only by chance (data order, initial weights)"
+        return {r.label: "" for r in c.runs}, same
+    short = short_keys([d.key for d in c.differences])
+    notes: dict[str, str] = {}
+    for i, r in enumerate(c.runs):
+        note = ", ".join(
+            f"{short[d.key]}={_value(d.values[i], True) if d.present[i] else '(unset)'}"
+            for d in c.differences
+        )
+        notes[r.label] = note if len(note) <= limit else note[: limit - 1] + "…"
+    return notes, "recipes differ in: " + ", ".join(d.key for d in c.differences)
+
+
 def comparison_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
     """The plain comparison: full key names as headers, every column, the run's path last."""
     keys = c.metric_keys

@@ -139,6 +139,12 @@ def _mark(ax: Any, family: str, marks: CurveMarks, *, first: bool) -> None:
         ax.axvline(marks.stopped_at, color=STOP_COLOUR, ls=":", lw=1.5, label=label)
 
 
+def _integer_ticks() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def curves_figure(
     history: list[dict[str, float]], *, title: str | None = None, marks: CurveMarks | None = None
 ) -> Any:
@@ -164,12 +170,14 @@ def curves_figure(
             _mark(ax, family, marks, first=i == 0)
         ax.set_title(family)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.grid(alpha=0.3)
     if lr is not None:
         ax = flat[len(families)]
         ax.plot(x, lr, "-", color="tab:gray")
         ax.set_title("learning rate")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.grid(alpha=0.3)
     if not panels:
         flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
@@ -209,13 +217,28 @@ def plot_compare(
     path: Path,
     *,
     title: str | None = None,
+    notes: Mapping[str, str] | None = None,
+    footer: str | None = None,
 ) -> Path:
     """Several runs' curves overlaid: one colour per run, train solid, val dashed.
 
     ``histories`` maps a run label to its history rows (as for ``plot_curves``). One
     legend under the panels names every run once (a legend per panel with two entries
-    per run would cover the curves as soon as there are a few runs).
+    per run would cover the curves as soon as there are a few runs), each with its
+    ``notes`` entry (what sets it apart: ``learning_rate=0.001``); ``footer`` (the keys
+    that differ, or that none does) is the legend's title.
     """
+    return _save(compare_figure(histories, title=title, notes=notes, footer=footer), path)
+
+
+def compare_figure(
+    histories: Mapping[str, list[dict[str, float]]],
+    *,
+    title: str | None = None,
+    notes: Mapping[str, str] | None = None,
+    footer: str | None = None,
+) -> Any:
+    """The figure of :func:`plot_compare`, not saved."""
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
@@ -225,18 +248,26 @@ def plot_compare(
             if fam not in families:
                 families.append(fam)
     rows_n, cols = _grid(max(len(families), 1))
-    legend_rows = math.ceil((len(histories) + 2) / 3)
+    notes = notes or {}
+    # Runs labelled with what sets them apart need the width: one run per legend row then.
+    ncols = 1 if any(notes.values()) else 3
+    legend_rows = math.ceil((len(histories) + 2) / ncols) + (1 if footer else 0)
     fig, axes = plt.subplots(
         rows_n,
         cols,
-        figsize=(4.6 * cols, 3.4 * rows_n + 0.3 * legend_rows),
+        figsize=(4.6 * cols, 3.4 * rows_n + 0.25 * legend_rows + 0.3),
         squeeze=False,
         layout="constrained",
     )
     flat = list(axes.flat)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     handles = [
-        Line2D([], [], color=colours[i % len(colours)], label=label)
+        Line2D(
+            [],
+            [],
+            color=colours[i % len(colours)],
+            label=f"{label}: {notes[label]}" if notes.get(label) else label,
+        )
         for i, label in enumerate(histories)
     ]
     for ax, family in zip(flat, families, strict=False):
@@ -249,6 +280,7 @@ def plot_compare(
                 ax.plot(x, y, style, color=handles[i].get_color(), label=f"{label} ({part})")
         ax.set_title(family)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.grid(alpha=0.3)
     if not families:
         flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
@@ -258,10 +290,17 @@ def plot_compare(
         Line2D([], [], color="gray", linestyle="-", label="train"),
         Line2D([], [], color="gray", linestyle="--", label="validation"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small")
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=ncols,
+        fontsize="small",
+        title=footer,
+        title_fontsize="small",
+    )
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return fig
 
 
 def plot_confusion(
