@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "tune",
     "evaluate",
+    "report",
     "predict",
     "inspect_cmd",
     "validate",
