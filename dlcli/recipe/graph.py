@@ -7,9 +7,13 @@ layer gets its final name, and each ``inputs`` reference is resolved against the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dlcli.errors import Problem
+from dlcli.recipe.block_params import scan
+from dlcli.recipe.block_uses import instantiate
+from dlcli.recipe.blocks import BlockDef, parse_blocks, where_text
 from dlcli.recipe.layers import (
     BLOCK_INPUT,
     LayerParser,
@@ -33,9 +37,9 @@ MODEL_KEYS = ("input", "inputs", "input_dtype", "init_from", "blocks", "layers")
 MAX_LAYERS = 2_000
 
 
-def _where(positions: Positions, path: KeyPath) -> SourceRef:
+def _where(positions: Positions, path: KeyPath, origin: str | None = None) -> SourceRef:
     pos, override = positions.locate(path)
-    field = format_path(path)
+    field = format_path(path) + (f" ({origin})" if origin else "")
     # An override of one argument (``--set model.layers[1].Conv2D.filters=0``) leaves the
     # entry's file line in place; name the override too, or a build error would point at
     # a line that does not hold the value it complains about.
@@ -108,7 +112,7 @@ def parse_model(
             hint = did_you_mean(key, list(MODEL_KEYS)) or "allowed: " + ", ".join(MODEL_KEYS)
             parser.problem((*path, key), f"unknown key {key!r}", key=True, hint=hint)
     input_shape = parse_input(raw.get("input"), (*path, "input"), problems, positions)
-    blocks = parser.blocks(raw.get("blocks"), (*path, "blocks"))
+    blocks = parse_blocks(parser, raw.get("blocks"), (*path, "blocks"))
     raw_layers = raw.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         parser.problem(
@@ -126,6 +130,12 @@ def parse_model(
             tolerated |= _raw_name(raw_entry)
         else:
             items.append(item)
+        if isinstance(item, _Entry) and next(scan(raw_entry, item.path), None) is not None:
+            parser.problem(
+                item.path,
+                "'${...}' is substituted only inside a block's layers (model.blocks)",
+                hint="give the value here, or make these layers a block with `params:`",
+            )
     placed = _expand(items, blocks, parser)
     if placed is None:
         return None
@@ -146,13 +156,13 @@ def _raw_name(raw: Any) -> set[str]:
 
 def _expand(
     items: list[_Entry | _BlockUse],
-    blocks: dict[str, list[_Entry] | None],
+    blocks: dict[str, BlockDef | None],
     parser: LayerParser,
 ) -> list[_Placed] | None:
     total = 0
     for item in items:
-        body = blocks.get(item.block) if isinstance(item, _BlockUse) else None
-        total += len(body) * item.repeat if isinstance(item, _BlockUse) and body else 1
+        defn = blocks.get(item.block) if isinstance(item, _BlockUse) else None
+        total += defn.size * item.repeat if isinstance(item, _BlockUse) and defn else 1
         if total > MAX_LAYERS:
             parser.problem(
                 item.path,
@@ -168,11 +178,15 @@ def _expand(
         if isinstance(item, _Entry):
             placed.append(_Placed(item, None))
             continue
-        body = blocks.get(item.block)
-        if body is None:
-            broken = True  # its definition was already reported
+        defn = blocks.get(item.block)
+        body = instantiate(parser, defn, item) if defn is not None else None
+        if defn is None or body is None:
+            broken = True  # its definition (or this use) was already reported
             continue
-        local = local_names(body)
+        local = defn.local
+        origin = None
+        if defn.params is not None:
+            origin = f"block use {format_path(item.path)} at {where_text(parser, item.path)}"
         for r in range(1, item.repeat + 1):
             counters[item.block] = counters.get(item.block, 0) + 1
             if item.name:
@@ -188,7 +202,7 @@ def _expand(
                 )
                 broken = True
             prefixes[prefix] = item.path
-            instance = _Instance(prefix, item.block, item.path, local)
+            instance = _Instance(prefix, item.block, item.path, local, origin)
             for entry, name in zip(body, local, strict=True):
                 placed.append(_Placed(entry, instance, local=name, full=f"{prefix}_{name}"))
     return None if broken else placed
@@ -259,8 +273,22 @@ def _wire(
         ipath = (*p.entry.path, p.entry.type, "inputs")
         if refs is None:
             inputs = [previous]
-        elif inst:  # checked once per block definition in LayerParser._block_refs_ok
-            inputs = [block_input if r == BLOCK_INPUT else local_seen[r] for r in refs]
+        elif inst:  # local names: checked once per block definition (blocks._refs_ok)
+            inputs = []
+            for j, ref in enumerate(refs):
+                origin = p.entry.outer.get(j)
+                if ref == BLOCK_INPUT:
+                    inputs.append(block_input)
+                elif origin is None:
+                    inputs.append(local_seen[ref])
+                else:  # a parameter named a layer outside the block
+                    found: list[Problem] = []
+                    outside = LayerParser(positions, found)
+                    args = (earlier, outputs, all_names, tolerated, outside, origin.path)
+                    inputs.append(_resolve(ref, p, *args) or INPUT)
+                    for problem in found:
+                        hint = f"{problem.hint}; " if problem.hint else ""
+                        parser.problems.append(replace(problem, hint=hint + origin.note))
         else:
             inputs = []
             for j, ref in enumerate(refs):
@@ -274,7 +302,7 @@ def _wire(
                 name=p.full,
                 inputs=inputs,
                 call=p.entry.call,
-                where=_where(positions, p.entry.path),
+                where=_where(positions, p.entry.path, inst.origin if inst else None),
             )
         )
         earlier.add(p.full)

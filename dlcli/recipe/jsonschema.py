@@ -51,27 +51,51 @@ def _layer_args(name: str) -> dict[str, Any]:
 def _entry_schema(*, with_blocks: bool) -> dict[str, Any]:
     props = {n: {"$ref": f"#/$defs/layer.{n}"} for n in catalog.layer_names()}
     props[backbones.ENTRY] = backbones.entry_schema()
-    block_use = {
-        "anyOf": [
-            {"type": "null"},
-            {
-                "type": "object",
-                "properties": {"repeat": {"type": "integer", "minimum": 1}, "name": _NAME},
-                "additionalProperties": False,
-            },
-        ]
+    repeat_name = {"repeat": {"type": "integer", "minimum": 1}, "name": _NAME}
+
+    def block_use(params: bool) -> dict[str, Any]:
+        use = {"type": "object", "properties": repeat_name, "additionalProperties": params}
+        return {"anyOf": [{"type": "null"}, use]}
+
+    entry: dict[str, Any] = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": props,
+        # A schema cannot see which blocks a recipe defines: a key that is not a layer is a
+        # block use. Layer names are CamelCase, so a lowercase key may pass parameter values
+        # (`- bottleneck: {filters: 128}`) while `- Flaten: {x: 1}` is still a typo.
+        "additionalProperties": block_use(False) if with_blocks else False,
     }
+    if with_blocks:
+        entry["patternProperties"] = {"^[a-z_]": block_use(True)}
     return {
         "anyOf": [
             {"type": "string", "description": "a layer (or block) name without arguments"},
-            {
-                "type": "object",
-                "minProperties": 1,
-                "maxProperties": 1,
-                "properties": props,
-                "additionalProperties": block_use if with_blocks else False,
-            },
+            entry,
         ]
+    }
+
+
+def _parameterised_block(block_entry: dict[str, Any]) -> dict[str, Any]:
+    """``{params: ..., layers: [...]}``: layers use the parameters as ``${name}``."""
+    name = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+    with_default = {"type": "object", "propertyNames": name, "minProperties": 1, "maxProperties": 1}
+    return {
+        "type": "object",
+        "properties": {
+            "params": {
+                "description": "name: default, or a list of names (no default) and {name: default}",
+                "anyOf": [
+                    {"type": "object", "propertyNames": name},
+                    {"type": "array", "items": {"anyOf": [name, with_default]}},
+                    {"type": "null"},
+                ],
+            },
+            "layers": {"type": "array", "items": block_entry, "minItems": 1},
+        },
+        "required": ["layers"],
+        "additionalProperties": False,
     }
 
 
@@ -155,7 +179,12 @@ def recipe_json_schema() -> dict[str, Any]:
             },
             "blocks": {
                 "type": "object",
-                "additionalProperties": {"type": "array", "items": block_entry, "minItems": 1},
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "array", "items": block_entry, "minItems": 1},
+                        _parameterised_block(block_entry),
+                    ]
+                },
             },
             "layers": {"type": "array", "items": layer_entry, "minItems": 1},
             "init_from": {

@@ -18,7 +18,7 @@ from dlcli.errors import Problem
 from dlcli.recipe import backbones, catalog
 from dlcli.recipe.layer_options import parse_call, parse_nested
 from dlcli.recipe.spec import INPUT
-from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
+from dlcli.recipe.yamlread import KeyPath, Positions, make_problem
 
 BLOCK_INPUT = "block_input"
 RESERVED = (INPUT, BLOCK_INPUT)
@@ -50,6 +50,16 @@ class _Entry:
     inputs: list[str] | None
     path: KeyPath  # the entry, e.g. ("model", "layers", 3)
     call: dict[str, Any] = field(default_factory=dict)  # ``call:`` options (layer_options)
+    # inputs (by index) that a block parameter named: layers outside the block
+    outer: dict[int, Origin] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a block parameter's value came from: the use's path, and where it went."""
+
+    path: KeyPath
+    note: str
 
 
 @dataclass
@@ -58,6 +68,7 @@ class _BlockUse:
     repeat: int
     name: str | None
     path: KeyPath
+    values: dict[str, Any] = field(default_factory=dict)  # parameters given at the use
 
 
 @dataclass
@@ -66,6 +77,7 @@ class _Instance:
     block: str
     path: KeyPath
     local_names: list[str] = field(default_factory=list)
+    origin: str | None = None  # a parameterised block's use: "block use ... at file:l:c"
 
 
 @dataclass
@@ -268,26 +280,20 @@ class LayerParser:
         return list(items)
 
     def _block_use(self, block: str, value: Any, path: KeyPath) -> _BlockUse | None:
+        """``repeat`` and ``name`` here; parameter values are checked against the block
+        (``block_uses.instantiate``)."""
         args_path = (*path, block)
         if value is None:
             value = {}
         if not isinstance(value, dict):
             self.problem(
-                args_path, "bad block entry", expected="{repeat: N, name: prefix}", received=value
+                args_path,
+                "bad block entry",
+                expected="{repeat: N, name: prefix, parameter: value, ...}",
+                received=value,
             )
             return None
         ok = True
-        for key in value:
-            if key not in BLOCK_ARGS:
-                hint = did_you_mean(key, list(BLOCK_ARGS)) or "a block entry takes only these"
-                self.problem(
-                    (*args_path, key),
-                    f"unknown block argument {key!r}",
-                    key=True,
-                    expected="'repeat' or 'name'",
-                    hint=hint,
-                )
-                ok = False
         repeat = value.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000:
             self.problem(
@@ -297,80 +303,8 @@ class LayerParser:
         name = self._name(value.get("name"), (*args_path, "name"))
         if not ok or name is False:
             return None
-        return _BlockUse(block, repeat, name or None, path)
-
-    # ----- block definitions -----------------------------------------------------------
-    def blocks(self, raw: Any, path: KeyPath) -> dict[str, list[_Entry] | None]:
-        """Parse ``model.blocks``; a block with problems maps to None (used, not re-reported)."""
-        if raw is None:
-            return {}
-        if not isinstance(raw, dict):
-            self.problem(path, "bad blocks", expected="a mapping of block name -> list of layers")
-            return {}
-        result: dict[str, list[_Entry] | None] = {}
-        for name, body in raw.items():
-            bpath = (*path, name)
-            if catalog.get_layer(name) is not None or name in RESERVED or not _NAME_RE.match(name):
-                self.problem(
-                    bpath,
-                    f"block name {name!r} is not allowed (a Keras layer or a reserved name)",
-                    key=True,
-                    hint="choose another block name, e.g. 'res' or 'stage'",
-                )
-                continue
-            result[name] = None  # a known block name; None until its body checks out
-            if not isinstance(body, list) or not body:
-                self.problem(bpath, "a block is a non-empty list of layer entries", received=body)
-                continue
-            entries: list[_Entry] = []
-            for i, raw_entry in enumerate(body):
-                entry = self.entry(raw_entry, (*bpath, i), other_blocks=set(raw))
-                if entry is None:
-                    continue
-                entries.append(entry)  # type: ignore[arg-type]
-            if len(entries) != len(body):
-                continue
-            if self._block_refs_ok(entries):
-                result[name] = entries
-        return result
-
-    def _block_refs_ok(self, entries: list[_Entry]) -> bool:
-        """Local names unique; inputs name earlier layers of the block or block_input."""
-        ok = True
-        seen: dict[str, KeyPath] = {}
-        local = local_names(entries)
-        for entry, name in zip(entries, local, strict=True):
-            ipath = (*entry.path, entry.type, "inputs")
-            for j, ref in enumerate(entry.inputs or []):
-                rpath = ipath if len(entry.inputs or []) == 1 else (*ipath, j)
-                if ref == BLOCK_INPUT or ref in seen:
-                    continue
-                ok = False
-                if ref == name:
-                    self.problem(rpath, f"layer {name!r} cannot take its own output as input")
-                elif ref in local:
-                    self.problem(
-                        rpath,
-                        f"forward reference to {ref!r}: a layer may only use earlier layers",
-                    )
-                else:
-                    hint = did_you_mean(ref, [*seen, BLOCK_INPUT])
-                    self.problem(
-                        rpath,
-                        f"unknown input {ref!r}",
-                        hint=hint
-                        or "inside a block, inputs name earlier layers of the same "
-                        "block or block_input",
-                    )
-            if name in seen:
-                self.problem(
-                    (*entry.path, entry.type, "name"),
-                    f"duplicate layer name {name!r} in this block "
-                    f"(first at {format_path(seen[name])})",
-                )
-                ok = False
-            seen[name] = entry.path
-        return ok
+        values = {k: v for k, v in value.items() if k not in BLOCK_ARGS}
+        return _BlockUse(block, repeat, name or None, path, values)
 
 
 def local_names(entries: list[_Entry]) -> list[str]:

@@ -223,7 +223,9 @@ def read_yaml_text(text: str, source: str | None) -> tuple[Any, Positions]:
         what = exc.problem or exc.context or "invalid YAML"
         if exc.problem and exc.context and "document" in exc.context:
             what = f"{exc.context}, {exc.problem}"
-        raise _fail(source, f"YAML syntax error: {what}", _mark(mark)) from None
+        raise _fail(
+            source, f"YAML syntax error: {what}", _mark(mark), hint=_syntax_hint(text, mark)
+        ) from None
     except yaml.reader.ReaderError as exc:
         pos = _line_col(text, exc.position) if isinstance(exc.position, int) else None
         char = exc.character
@@ -236,6 +238,14 @@ def read_yaml_text(text: str, source: str | None) -> tuple[Any, Positions]:
     if node is None:
         return None, positions
     return _Builder(loader, positions).build(node, ()), positions
+
+
+def _syntax_hint(text: str, mark: Any) -> str | None:
+    """A block parameter ``${x}`` unquoted inside ``[...]``/``{...}`` is the likely cause."""
+    lines = text.splitlines()
+    if mark is None or not 0 <= mark.line < len(lines) or "${" not in lines[mark.line]:
+        return None
+    return 'inside [...] or {...}, quote a block parameter: {filters: "${filters}"}'
 
 
 def _mark(mark: Any) -> Pos | None:
