@@ -382,3 +382,59 @@ def test_compare_picture_of_identical_recipes_says_so(tmp_path: Path, monkeypatc
     assert main(["runs", "--compare", str(a), str(b), "--out", str(out), "--json"]) == 0
     (legend,) = saved[0].legends
     assert legend.get_title().get_text().startswith("recipes identical")
+
+
+# -- the list shows each run's path (issue 18) ------------------------------------------------
+
+
+def _path_cells(lines: list[str], stamps: list[str]) -> dict[str, str]:
+    """The path column's cell of each run's row, cut at the column's start in the header."""
+    (header,) = [line for line in lines if line.rstrip().endswith(" path")]
+    start = header.rindex(" path") + 1
+    cells = {}
+    for stamp in stamps:
+        (row,) = [line for line in lines if f"digits/{stamp}" in line[:start]]
+        cells[stamp] = row[start:].strip()
+    return cells
+
+
+def test_list_shows_the_path_whole_when_wide_and_shortened_when_narrow(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    stamps = ["20260126-104512", "20260126-111533", "20260127-090001"]
+    for i, stamp in enumerate(stamps):
+        _write_run(
+            tmp_path / "runs" / "digits" / stamp, name="digits", lr=0.001, epochs=5,
+            started=f"2026-01-2{6 + i}T10:00:00+00:00", val_acc=[0.5, 0.7],
+        )  # fmt: skip
+    buf = _terminal(monkeypatch, 200)
+    assert main(["runs", "runs"]) == 0
+    lines = buf.getvalue().splitlines()
+    cells = _path_cells(lines, stamps)
+    assert cells == {s: f"runs/digits/{s}" for s in stamps}  # whole, as given
+    buf = _terminal(monkeypatch, 80)
+    assert main(["runs", "runs"]) == 0
+    lines = buf.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for stamp, cell in _path_cells(lines, stamps).items():
+        assert cell.endswith(f"/{stamp}") and "…" in cell, cell  # the end: which run
+        assert cell.startswith(("runs/…/", "…/")), cell
+    assert "2/5" in "\n".join(lines)  # epochs still there
+
+
+def test_list_path_of_a_deep_absolute_folder_fits_80_columns(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "a" / "rather" / "deep" / "folder" / "of" / "experiments" / "runs"
+    stamps = ["20260126-104512", "20260127-090001"]
+    for i, stamp in enumerate(stamps):
+        _write_run(
+            root / "digits" / stamp, name="digits", lr=0.001, epochs=5,
+            started=f"2026-01-2{6 + i}T10:00:00+00:00", val_acc=[0.5, 0.7],
+        )  # fmt: skip
+    buf = _terminal(monkeypatch, 80)
+    assert main(["runs", str(root)]) == 0
+    lines = buf.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for stamp, cell in _path_cells(lines, stamps).items():
+        assert cell.endswith(f"/{stamp}") and len(cell) >= 18, cell
+        assert str(root / "digits" / stamp).endswith(cell.split("…", 1)[1])

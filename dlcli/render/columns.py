@@ -9,7 +9,7 @@ first column (``pack_columns``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich import box
@@ -50,24 +50,68 @@ def table_width(console: Console, columns: Sequence[Column]) -> int:
 
 
 def fit_columns(
-    console: Console, columns: Sequence[Column], priority: Sequence[str]
+    console: Console,
+    columns: Sequence[Column],
+    priority: Sequence[str],
+    *,
+    width: int | None = None,
 ) -> tuple[list[Column], list[Column]]:
-    """The columns that fit the console width (kept in their order) and those dropped.
+    """The columns that fit ``width`` (default: the console's; kept in their order) and
+    those dropped.
 
     Columns are admitted by ``priority`` (headers, most important first; the first one is
     always shown); a column that does not fit is dropped, and a later, narrower one may
     still fit.
     """
+    limit = console.width if width is None else width
     by_header = {c.header: c for c in columns}
     chosen: set[str] = set()
     for header in priority:
         if header not in by_header:
             continue
         trial = [c for c in columns if c.header in chosen | {header}]
-        if not chosen or table_width(console, trial) <= console.width:
+        if not chosen or table_width(console, trial) <= limit:
             chosen.add(header)
     shown = [c for c in columns if c.header in chosen]
     return shown, [c for c in columns if c.header not in chosen]
+
+
+def shorten_path(path: str, width: int) -> str:
+    """``path`` in at most ``width`` characters: whole if it fits, else its first folder,
+    ``…`` and as many of its last folders as fit (``runs/…/digits/20260126-104512``: where
+    it starts and which run it is), else ``…/`` and the last folders."""
+    if len(path) <= width:
+        return path
+    parts = path.replace("\\", "/").split("/")
+    for head in (parts[0] + "/…/", "…/"):
+        tail = parts[-1]
+        for part in reversed(parts[1:-1]):
+            if len(head + part + "/" + tail) > width:
+                break
+            tail = f"{part}/{tail}"
+        if len(head + tail) <= width:
+            return head + tail
+    return "…" + path[-(width - 1) :]
+
+
+def widest_fit(
+    console: Console,
+    columns: Sequence[Column],
+    make: Callable[[int], Column],
+    longest: int,
+    shortest: int = 1,
+) -> Column | None:
+    """The widest column ``make(w)`` (``w`` from ``longest`` down to ``shortest``) that
+    still fits the console beside ``columns``, found by binary search; None if none does."""
+    lo, hi, best = min(shortest, longest), max(longest, 1), None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        col = make(mid)
+        if table_width(console, [*columns, col]) <= console.width:
+            best, lo = col, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def pack_columns(console: Console, first: Column, columns: Sequence[Column]) -> list[list[Column]]:

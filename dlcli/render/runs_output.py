@@ -15,12 +15,20 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from dlcli.render.columns import Column, fit_columns, make_table, pack_columns
+from dlcli.render.columns import (
+    Column,
+    fit_columns,
+    make_table,
+    pack_columns,
+    shorten_path,
+    widest_fit,
+)
 from dlcli.viz.compare import Comparison
 from dlcli.viz.runs import KeyDifference, RunInfo
 
 _STATUS_STYLE = {"broken": "red", "incomplete": "yellow"}
 _SHORT_METRIC = {"accuracy": "acc", "val_accuracy": "val acc"}
+MIN_PATH = 20  # narrowest path cell worth showing ("…/" and the run's last two folders)
 
 
 def fmt_number(value: float | None, digits: int = 4) -> str:
@@ -92,9 +100,21 @@ def list_rows(runs: Sequence[RunInfo]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _short_path(path: str) -> str:
+    """The path as given, or relative to the working directory when that is shorter."""
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return relative if len(relative) < len(path) else path
+
+
 def show_run_list(console: Console, runs: Sequence[RunInfo], directory: Path) -> None:
     """The runs as a table as wide as the terminal: names whole, less important columns
-    dropped first (names are paths relative to ``directory``, shown in the title)."""
+    dropped first (names are paths relative to ``directory``, shown in the title), and the
+    path to pass to other commands last, shortened from the left to what is left."""
     best = _best_column(runs)
     columns = [
         Column("name", [_name_cell(r.name) for r in runs]),
@@ -109,8 +129,30 @@ def show_run_list(console: Console, runs: Sequence[RunInfo], directory: Path) ->
         ),
         Column("status", [r.status for r in runs]),
     ]
-    priority = ["name", "status", "epochs", best.header, "val acc", "date", "samples/s"]
-    shown, hidden = fit_columns(console, columns, priority)
+    core = ["name", "status", "epochs", best.header]
+    priority = [*core, "val acc", "date", "samples/s"]
+    paths = [_short_path(r.path) for r in runs]
+    longest = max(len(p) for p in paths)
+
+    def path_column(width: int) -> Column:
+        cells: list[str | Text] = [Text(shorten_path(p, width), style="dim") for p in paths]
+        return Column("path", cells)
+
+    # Whole paths when they fit after name, status, epochs and best; else shortened paths
+    # in what the other columns leave, never less than MIN_PATH characters while a column
+    # after name, status, epochs and best could make room for them.
+    whole = [*columns, path_column(longest)]
+    shown, hidden = fit_columns(console, whole, [*core, "path", *priority[len(core) :]])
+    if not any(c.header == "path" for c in shown):
+        reserve = min(longest, MIN_PATH) + 2
+        shown, hidden = fit_columns(console, columns, priority, width=console.width - reserve)
+        if not {c.header for c in shown} >= set(core):  # too narrow for the path: core first
+            shown, hidden = fit_columns(console, columns, core)
+        path = widest_fit(console, shown, path_column, longest, min(longest, MIN_PATH))
+        if path is None:
+            hidden.append(Column("path", []))
+        else:
+            shown.append(path)
     styles = [_STATUS_STYLE.get(r.status) for r in runs]
     console.print(make_table(shown, title=f"runs under {directory}", row_styles=styles))
     if hidden:
