@@ -35,7 +35,8 @@ from dlcli.report.scoring import ProgressCallback, Scored, score_validation
 from dlcli.report.selection import CELL, MISTAKE, UNSURE
 
 DEFAULT_TOP = 12
-PER_CELL = 3
+PER_CELL = 3  # gallery examples of a diagonal cell (right answers)
+PER_MISTAKE_CELL = 8  # of a mistake cell
 _BOOKKEEPING = frozenset({"epoch", "stage", "lr", "learning_rate", "epoch_time_s"})
 
 
@@ -43,6 +44,7 @@ _BOOKKEEPING = frozenset({"epoch", "stage", "lr", "learning_rate", "epoch_time_s
 class ReportOptions:
     top: int = DEFAULT_TOP
     per_cell: int = PER_CELL
+    per_mistake_cell: int = PER_MISTAKE_CELL
     batch_size: int = 64
     workers: int | None = None
     trust_model: bool = False
@@ -175,7 +177,13 @@ def _scored_sections(page: Page, scored: Scored) -> None:
 
 
 def _gallery(page: Page, loaded: LoadedModel, scored: Scored, options: ReportOptions) -> Gallery:
-    gallery = build_gallery(loaded.model, scored, top=options.top, per_cell=options.per_cell)
+    gallery = build_gallery(
+        loaded.model,
+        scored,
+        top=options.top,
+        per_cell=options.per_cell,
+        per_mistake_cell=options.per_mistake_cell,
+    )
     kind = loaded.kind
     page.input_noun = f"{kind.name} data"
     shape = tuple(loaded.model.inputs[0].shape[1:]) if loaded.model is not None else ()

@@ -52,8 +52,16 @@ def is_image_batch(x: np.ndarray) -> bool:
     return x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.dtype.kind in "fiu"
 
 
-def build_gallery(model: object, scored: Scored, *, top: int, per_cell: int) -> Gallery:
-    chosen = choose_examples(scored.y, scored.probabilities, top=top, per_cell=per_cell)
+def build_gallery(
+    model: object, scored: Scored, *, top: int, per_cell: int, per_mistake_cell: int
+) -> Gallery:
+    chosen = choose_examples(
+        scored.y,
+        scored.probabilities,
+        top=top,
+        per_cell=per_cell,
+        per_mistake_cell=per_mistake_cell,
+    )
     gallery = Gallery()
     names = scored.class_names
     used = 0

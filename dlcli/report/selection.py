@@ -5,9 +5,10 @@ Three groups, each example in at most one, in this order:
 - ``mistake``: the ``top`` wrong predictions the model was most sure of (highest
   probability of the predicted class first);
 - ``unsure``: the ``top`` right predictions it was least sure of (lowest first);
-- ``cell``: for every cell of the confusion matrix not yet shown, up to ``per_cell`` more
-  examples (the most confident of a mistake cell, the least confident of a diagonal one),
-  so clicking any non-empty cell shows examples of it. These are hidden until a cell is
+- ``cell``: more examples of every cell of the confusion matrix, until a diagonal cell
+  has ``per_cell`` examples in the gallery and a mistake cell ``per_mistake_cell`` (the
+  most confident of a mistake cell, the least confident of a diagonal one), so clicking
+  any non-empty cell shows examples of it. These are hidden until a cell is
   clicked, and added only while ``budget`` allows (the page stays small).
 """
 
@@ -35,7 +36,12 @@ class Chosen:
 
 
 def choose_examples(
-    y: np.ndarray, probabilities: np.ndarray, *, top: int, per_cell: int
+    y: np.ndarray,
+    probabilities: np.ndarray,
+    *,
+    top: int,
+    per_cell: int,
+    per_mistake_cell: int | None = None,
 ) -> list[Chosen]:
     """The gallery's examples, in display order (see the module docstring)."""
     y = np.asarray(y, dtype=np.int64)
@@ -55,7 +61,8 @@ def choose_examples(
         per[(c.true, c.predicted)] += 1
     for index in _cell_order(y, predicted, confidence):
         cell = (int(y[index]), int(predicted[index]))
-        if index in taken or per.get(cell, 0) >= per_cell:
+        limit = per_cell if cell[0] == cell[1] else (per_mistake_cell or per_cell)
+        if index in taken or per.get(cell, 0) >= limit:
             continue
         per[cell] = per.get(cell, 0) + 1
         chosen.append(_chosen(index, y, predicted, confidence, CELL))
