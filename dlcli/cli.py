@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "predict",
     "inspect_cmd",
+    "explain",
     "validate",
     "layers",
     "schema",

@@ -7,7 +7,7 @@ import numpy as np
 from dlcli.viz.halfblock import colorize
 
 HEAT_CMAP = "jet"  # the Grad-CAM convention: blue cold, red hot
-ALPHA = 0.45  # heat's share at full strength
+ALPHA = 0.5  # the colour map's share of each pixel
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -29,8 +29,8 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
 def overlay(image: np.ndarray, heat: np.ndarray, *, alpha: float = ALPHA) -> np.ndarray:
     """``heat`` (``H x W`` in [0, 1]) over ``image`` (same ``H x W``): ``H x W x 3`` uint8.
 
-    The colour map's colour is mixed in by ``alpha * heat``: cold places keep the image,
-    hot places turn red.
+    Each pixel is ``(1 - alpha) * image + alpha * colour(heat)`` with the ``jet`` colour map
+    (blue cold, red hot), the usual way Grad-CAM is shown.
     """
     rgb = as_rgb(image).astype(np.float64)
     heat = np.clip(np.asarray(heat, dtype=np.float64), 0.0, 1.0)
@@ -39,5 +39,4 @@ def overlay(image: np.ndarray, heat: np.ndarray, *, alpha: float = ALPHA) -> np.
             f"heat map and image differ in size. Received: heat={heat.shape}, image={rgb.shape[:2]}"
         )
     colour = colorize(heat, cmap=HEAT_CMAP, vmin=0.0, vmax=1.0).astype(np.float64)
-    weight = (alpha * heat)[..., None]
-    return np.clip(rgb * (1 - weight) + colour * weight, 0, 255).round().astype(np.uint8)
+    return np.clip(rgb * (1 - alpha) + colour * alpha, 0, 255).round().astype(np.uint8)

@@ -6,8 +6,8 @@ layer's output -> class scores), both plain Keras sub-models run in inference mo
 block, a ``Backbone``'s application) is reached through its container: the front runs up to
 the container, then inside it; the back finishes the container, then the rest.
 
-Scores are the class *logits* when the model ends in a softmax (a ``Dense`` with a softmax
-activation, or a softmax ``Activation``): Grad-CAM and integrated gradients explain the
+Scores are the class *logits* when the model ends in a softmax or sigmoid (a ``Dense`` with
+that activation, or an ``Activation`` layer): Grad-CAM and integrated gradients explain the
 score before the softmax, as in Selvaraju et al. (2017), whose gradients do not vanish when
 the model is confident. Any other output is explained as it is.
 """
@@ -41,15 +41,37 @@ def _call(model: Any) -> Fn:
     return lambda x: model(x, training=False)
 
 
-def _output(layer: Any) -> Any | None:
+def _node(model: Any, layer: Any) -> Any | None:
+    """``layer``'s call inside ``model``'s graph. A loaded ``Sequential`` calls its layers
+    more than once while rebuilding, so ``layer.output`` may belong to another graph."""
+    graph = getattr(model, "_functional", None) or model
+    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            if node.operation is layer:
+                return node
+    return None
+
+
+def output_of(layer: Any, model: Any = None) -> Any | None:
+    node = _node(model, layer) if model is not None else None
+    if node is not None:
+        return node.output_tensors[0]
     try:
         return layer.output
     except (AttributeError, ValueError):
         return None
 
 
+def input_of(layer: Any, model: Any) -> Any | None:
+    """``layer``'s (first) input inside ``model``'s graph; None for an input layer."""
+    node = _node(model, layer)
+    if node is None:
+        return layer.input
+    return node.input_tensors[0] if node.input_tensors else None
+
+
 def _rank(layer: Any) -> int:
-    out = _output(layer)
+    out = output_of(layer)
     shape = getattr(out, "shape", None)
     return len(shape) if shape is not None else 0
 
@@ -73,34 +95,48 @@ def output_layer(model: Any) -> Any | None:
     """The layer whose output is the model's output."""
     target = model.outputs[0]
     for layer in reversed(model.layers):
-        if _output(layer) is target:
+        if output_of(layer, model) is target:
             return layer
     return None
 
 
 def score_head(model: Any) -> Fn:
-    """``x -> class scores`` for ``model``: its logits before a final softmax, else its output."""
+    """``x -> class scores`` for ``model``: its logits before a final softmax (or sigmoid),
+    else its output. A single output unit (a binary classifier) scores class 1 with it and
+    class 0 with its negative, as ``predict`` reads it as ``[1 - p, p]``."""
     last = output_layer(model)
-    if last is not None and _ends_in_softmax(last):
-        before = keras.Model(model.inputs[0], last.input)
-        if isinstance(last, keras.layers.Dense):
-            kernel, bias = last.kernel, last.bias
+    if last is not None and _activation(last) in ("softmax", "sigmoid"):
+        scores = _pre_activation(model, last)
+    else:
+        scores = lambda x: tf.cast(model(x, training=False), "float32")  # noqa: E731
+    if model.outputs[0].shape[-1] == 1:
+        return lambda x: _two_classes(scores(x))
+    return scores
 
-            def dense_logits(x: Tensor) -> Tensor:
-                h = tf.cast(before(x, training=False), "float32")
-                z = tf.matmul(h, tf.cast(kernel, "float32"))
-                return z + tf.cast(bias, "float32") if bias is not None else z
 
-            return dense_logits
+def _two_classes(score: Tensor) -> Tensor:
+    return tf.concat([-score, score], axis=-1)
+
+
+def _pre_activation(model: Any, last: Any) -> Fn:
+    """The scores ``last`` turns into probabilities (a ``Dense``'s ``x W + b``)."""
+    before = keras.Model(model.inputs[0], input_of(last, model))
+    if not isinstance(last, keras.layers.Dense):  # an Activation layer: its input
         return lambda x: tf.cast(before(x, training=False), "float32")
-    return lambda x: tf.cast(model(x, training=False), "float32")
+    kernel, bias = last.kernel, last.bias
+
+    def dense_logits(x: Tensor) -> Tensor:
+        h = tf.cast(before(x, training=False), "float32")
+        z = tf.matmul(h, tf.cast(kernel, "float32"))
+        return z + tf.cast(bias, "float32") if bias is not None else z
+
+    return dense_logits
 
 
-def _ends_in_softmax(layer: Any) -> bool:
-    activation = getattr(layer, "activation", None)
-    if getattr(activation, "__name__", "") != "softmax":
-        return False
-    return isinstance(layer, (keras.layers.Dense, keras.layers.Activation))
+def _activation(layer: Any) -> str | None:
+    if not isinstance(layer, (keras.layers.Dense, keras.layers.Activation)):
+        return None
+    return getattr(getattr(layer, "activation", None), "__name__", None)
 
 
 def feature_map_layers(model: Any, prefix: str = "") -> list[str]:
@@ -116,16 +152,41 @@ def feature_map_layers(model: Any, prefix: str = "") -> list[str]:
 
 
 def last_feature_map_layer(model: Any, *, rank: int = 4) -> list[Any] | None:
-    """The path (outer container first) to the last layer with a ``rank``-D output."""
-    for layer in reversed(_layers(model)):
+    """The path (outer container first) to the last convolution's activated output: the
+    last convolution with a ``rank``-D output and the element-wise layers right after it
+    (batch norm, activation: same shape), before pooling shrinks it. Without a convolution,
+    the last layer with a ``rank``-D output."""
+    layers = _layers(model)
+    for i in range(len(layers) - 1, -1, -1):
+        layer = layers[i]
         inner = _inner_model(layer)
         if inner is not None:
             found = last_feature_map_layer(inner[0], rank=rank)
             if found is not None:
                 return [layer, *found]
-        elif _rank(layer) == rank:
+        elif _is_conv(layer) and _rank(layer) == rank:
+            return [_activated(model, layers, i)]
+    for layer in reversed(layers):
+        if _rank(layer) == rank:
             return [layer]
     return None
+
+
+def _is_conv(layer: Any) -> bool:
+    return "Conv" in type(layer).__name__
+
+
+def _activated(model: Any, layers: list[Any], i: int) -> Any:
+    """``layers[i]`` followed through the same-shape, non-convolution layers fed by it."""
+    current = layers[i]
+    shape = tuple(output_of(current, model).shape)
+    for nxt in layers[i + 1 :]:
+        fed = input_of(nxt, model) is output_of(current, model)
+        out = output_of(nxt, model)
+        if not fed or _is_conv(nxt) or out is None or tuple(out.shape) != shape:
+            break
+        current = nxt
+    return current
 
 
 def find_path(model: Any, name: str) -> list[Any] | None:
@@ -158,7 +219,7 @@ def _front(model: Any, path: list[Any]) -> Fn:
     """``x -> the output of path[-1]`` inside ``model``."""
     layer = path[0]
     if len(path) == 1:
-        return _call(keras.Model(model.inputs[0], layer.output))
+        return _call(keras.Model(model.inputs[0], output_of(layer, model)))
     inner, pre = _inner_model(layer)  # type: ignore[misc]
     reach, rest = _reach(model, layer), _front(inner, path[1:])
     return lambda x: rest(pre(reach(x)))
@@ -168,35 +229,37 @@ def _back(model: Any, path: list[Any]) -> Fn:
     """``the output of path[-1] -> model's class scores``."""
     layer = path[0]
     if len(path) == 1:
-        return score_head(keras.Model(layer.output, model.outputs[0]))
+        return score_head(keras.Model(output_of(layer, model), model.outputs[0]))
     inner, _ = _inner_model(layer)  # type: ignore[misc]
-    if layer.output is model.outputs[0]:  # the container makes the output: its scores
+    if output_of(layer, model) is model.outputs[0]:  # the container makes the output
         return _back(inner, path[1:])
     tail = _tail(inner, path[1:])
-    after = score_head(keras.Model(layer.output, model.outputs[0]))
+    after = score_head(keras.Model(output_of(layer, model), model.outputs[0]))
     return lambda a: after(tail(a))
 
 
 def _tail(model: Any, path: list[Any]) -> Fn:
     """``the output of path[-1] -> model's output`` (no scores)."""
     layer = path[0]
+    out = output_of(layer, model)
     if len(path) == 1:
-        if layer.output is model.outputs[0]:
+        if out is model.outputs[0]:
             return lambda a: a
-        return _call(keras.Model(layer.output, model.outputs[0]))
+        return _call(keras.Model(out, model.outputs[0]))
     inner, _ = _inner_model(layer)  # type: ignore[misc]
     tail = _tail(inner, path[1:])
-    if layer.output is model.outputs[0]:
+    if out is model.outputs[0]:
         return tail
-    rest = _call(keras.Model(layer.output, model.outputs[0]))
+    rest = _call(keras.Model(out, model.outputs[0]))
     return lambda a: rest(tail(a))
 
 
 def _reach(model: Any, layer: Any) -> Fn:
     """``x -> what reaches layer`` (its input) inside ``model``."""
-    if layer.input is model.inputs[0]:
+    before = input_of(layer, model)
+    if before is model.inputs[0]:
         return lambda x: x
-    return _call(keras.Model(model.inputs[0], layer.input))
+    return _call(keras.Model(model.inputs[0], before))
 
 
 def gradcam_cut(model: Any, layer: str | None, *, rank: int = 4) -> Cut:
@@ -216,7 +279,7 @@ def gradcam_cut(model: Any, layer: str | None, *, rank: int = 4) -> Cut:
     if path is None:
         raise _unknown_layer(model, layer)
     if _rank(path[-1]) < 3:
-        shape = tuple(_output(path[-1]).shape)  # type: ignore[union-attr]
+        shape = tuple(output_of(path[-1]).shape)  # type: ignore[union-attr]
         raise UsageError(
             f"layer {layer!r} outputs {shape}: Grad-CAM needs feature maps",
             field="--layer",
