@@ -90,9 +90,10 @@ def _weight_shapes(model: keras.Model) -> list[tuple[int, ...]]:
 
 def test_every_shipped_recipe_has_an_oracle() -> None:
     from test_audio_recipes import AUDIO_ORACLES  # audio recipes: test_audio_recipes.py
+    from test_block_params import ARCHITECTURE_ORACLES  # inspect-only ImageNet models
     from test_text_recipes import TEXT_ORACLES  # text recipes: tested in test_text_recipes.py
 
-    expected = sorted([*ORACLES, *TEXT_ORACLES, *AUDIO_ORACLES])
+    expected = sorted([*ORACLES, *TEXT_ORACLES, *AUDIO_ORACLES, *ARCHITECTURE_ORACLES])
     assert sorted(p.stem for p in RECIPES.glob("*.yaml")) == expected
 
 
