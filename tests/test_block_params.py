@@ -231,3 +231,11 @@ def test_set_overrides_a_use_value_and_a_default() -> None:
     assert by_name["conv2a_conv2d_1"].args["filters"] == 32
     assert by_name["conv2_1_conv2d"].args["filters"] == 64
     assert recipe.model.layers[-1].args["units"] == 10
+
+
+def test_set_widens_a_shorthand_inside_a_parameterised_block() -> None:
+    """`- ReLU: 6.0` in model.blocks.b.layers takes --set ....ReLU.max_value like any entry."""
+    sets = ["model.blocks.residual.layers[2].ReLU.max_value=4.0"]
+    recipe = load_recipe(RECIPES / "mobilenetv2.yaml", sets)
+    relus = [s.args for s in recipe.model.layers if s.name.startswith("residual_1_re_lu")]
+    assert relus == [{"max_value": 4.0}, {"max_value": 6.0}]

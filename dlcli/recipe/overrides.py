@@ -134,7 +134,14 @@ def _widen(child: Any, path: KeyPath, depth: int, label: str) -> Any:
 
 
 def _is_layer_list(path: KeyPath) -> bool:
-    return path in _LAYER_LISTS or (len(path) == 3 and path[:2] == ("model", "blocks"))
+    """``model.layers``, ``data.augment``, a block (``model.blocks.b``) or a parameterised
+    block's ``layers`` (``model.blocks.b.layers``)."""
+    in_blocks = path[:2] == ("model", "blocks")
+    return (
+        path in _LAYER_LISTS
+        or (in_blocks and len(path) == 3)
+        or (in_blocks and len(path) == 4 and path[3] == "layers")
+    )
 
 
 def _is_entry_path(path: KeyPath) -> bool:
