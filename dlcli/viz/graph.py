@@ -1,7 +1,8 @@
 """The layer graph: who feeds whom, with output shapes, as a tree, text or a picture.
 
 Pictures are drawn with matplotlib in a layered layout (each layer one row down from
-its deepest input), so PNG/SVG need no Graphviz. The terminal/text view is a Rich
+its deepest input, long models wrapped into columns, blocks and stages shaded:
+``graph_layout``), so PNG/SVG need no Graphviz. The terminal/text view is a Rich
 ``Tree``: a layer sits under the input that is computed last, a branch point says how
 many layers read it, and a merge (Add, Concatenate...) lists all of its inputs.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlcli.viz.graph_layout import GraphLayout, layout_graph
 from dlcli.viz.plots import _pyplot, _save
 
 
@@ -116,51 +118,88 @@ def graph_text(nodes: list[GraphNode], *, title: str = "model") -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
-def layout(nodes: list[GraphNode]) -> dict[str, tuple[float, float]]:
-    """Layered positions: row = depth, columns spread evenly and centred per row."""
-    rows: dict[int, list[str]] = {}
-    for node in nodes:
-        rows.setdefault(node.depth, []).append(node.name)
-    width = max(len(r) for r in rows.values())
-    pos: dict[str, tuple[float, float]] = {}
-    for depth, names in rows.items():
-        offset = (width - len(names)) / 2
-        for i, name in enumerate(names):
-            pos[name] = (offset + i + 0.5, -float(depth))
-    return pos
+BOX_H = 0.22  # half the height of a layer's box, in row units
+ROW_IN = 0.9  # inches per row
+COLUMN_IN = 3.2  # inches per column unit
+GROUP_COLOURS = ("#f4f4f4", "#eaf1fb")
 
 
-def save_graph_picture(nodes: list[GraphNode], path: Path, *, title: str = "model") -> Path:
-    """PNG or SVG (by suffix) of the layer graph, boxes with name, type and shape."""
-    plt = _pyplot()
-    pos = layout(nodes)
-    width = max(x for x, _ in pos.values()) + 0.5
-    depth = max(n.depth for n in nodes) + 1
-    fig = plt.figure(figsize=(max(3.2 * width, 4.0), 0.9 * depth + 0.8))
-    ax = fig.add_axes((0, 0, 1, 1 - 0.5 / fig.get_figheight()))
-    ax.set_xlim(0, width)
-    ax.set_ylim(-depth + 0.4, 0.6)
-    ax.set_axis_off()
-    by_name = {n.name: n for n in nodes}
+def _edge(ax: Any, start: tuple[float, float], end: tuple[float, float], rad: float) -> None:
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops={
+            "arrowstyle": "->",
+            "color": "0.35",
+            "lw": 1.0,
+            "connectionstyle": f"arc3,rad={rad}",
+        },
+    )
+
+
+def _draw_edges(ax: Any, nodes: list[GraphNode], lay: GraphLayout) -> None:
+    pos = lay.positions
     for node in nodes:
         x, y = pos[node.name]
         for child in node.outputs:
             cx, cy = pos[child]
-            # An edge that skips rows (a residual connection) bows out so it does not
-            # hide behind the layers in between.
-            rad = 0.6 if y - cy > 1 else (0.15 if cx != x else 0.0)
-            ax.annotate(
-                "",
-                xy=(cx, cy + 0.22),
-                xytext=(x, y - 0.22),
-                arrowprops={
-                    "arrowstyle": "->",
-                    "color": "0.35",
-                    "lw": 1.0,
-                    "connectionstyle": f"arc3,rad={rad}",
-                },
+            if lay.column_of[child] == lay.column_of[node.name]:
+                # An edge that skips rows (a residual connection) bows out so it does not
+                # hide behind the layers in between.
+                rad = 0.6 if y - cy > 1 else (0.15 if cx != x else 0.0)
+                _edge(ax, (x, y - BOX_H), (cx, cy + BOX_H), rad)
+                continue
+            # Into a later column: down, along the gap before the child's column, up over
+            # its top, then into the child, so the line crosses no box.
+            gap = lay.columns[lay.column_of[child]][0]
+            path_x = [x, x, gap, gap, cx]
+            path_y = [y - BOX_H, y - 0.5, y - 0.5, cy + 0.55, cy + 0.55]
+            ax.plot(path_x, path_y, color="0.35", lw=1.0, solid_joinstyle="round")
+            _edge(ax, (cx, cy + 0.55), (cx, cy + BOX_H), 0.0)
+
+
+def _draw_groups(ax: Any, lay: GraphLayout) -> None:
+    """A shaded box around each group's layers (one per column it spans), labelled."""
+    from matplotlib.patches import FancyBboxPatch
+
+    for i, group in enumerate(lay.groups):
+        columns: dict[int, list[tuple[float, float]]] = {}
+        for name in group.members:
+            columns.setdefault(lay.column_of[name], []).append(lay.positions[name])
+        for k, points in enumerate(columns.values()):
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            x0, x1 = min(xs) - 0.47, max(xs) + 0.47
+            y0, y1 = min(ys) - 0.4, max(ys) + 0.4
+            box = FancyBboxPatch(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                boxstyle="round,pad=0,rounding_size=0.05",
+                fc=GROUP_COLOURS[i % 2],
+                ec="0.6",
+                lw=0.8,
+                zorder=0,
+                gid=f"group:{group.label}",
             )
-    for name, (x, y) in pos.items():
+            ax.add_patch(box)
+            label = group.label if k == 0 else f"{group.label} (cont.)"
+            ax.text(x0 + 0.03, y1 - 0.03, label, ha="left", va="top", fontsize=6, color="0.3")
+
+
+def graph_figure(nodes: list[GraphNode], *, title: str = "model") -> Any:
+    """The figure of :func:`save_graph_picture`, not saved."""
+    plt = _pyplot()
+    lay = layout_graph(nodes)
+    fig = plt.figure(figsize=(max(COLUMN_IN * lay.width, 4.0), ROW_IN * lay.rows + 0.8))
+    ax = fig.add_axes((0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    ax.set_xlim(0, lay.width)
+    ax.set_ylim(-lay.rows + 0.4, 0.65)
+    ax.set_axis_off()
+    _draw_groups(ax, lay)
+    _draw_edges(ax, nodes, lay)
+    by_name = {n.name: n for n in nodes}
+    for name, (x, y) in lay.positions.items():
         node = by_name[name]
         merge = len(node.inputs) > 1
         colour = "#fde2c4" if merge else ("#d7e8f7" if node.inputs else "#e2f0d9")
@@ -172,9 +211,16 @@ def save_graph_picture(nodes: list[GraphNode], path: Path, *, title: str = "mode
             va="center",
             fontsize=7,
             bbox={"boxstyle": "round,pad=0.35", "fc": colour, "ec": "0.4"},
+            gid=f"layer:{node.name}",
         )
     fig.suptitle(title, fontsize="small")
-    return _save(fig, path)
+    return fig
+
+
+def save_graph_picture(nodes: list[GraphNode], path: Path, *, title: str = "model") -> Path:
+    """PNG or SVG (by suffix) of the layer graph, boxes with name, type and shape; long
+    models wrap into columns, blocks and stages are shaded and labelled."""
+    return _save(graph_figure(nodes, title=title), path)
 
 
 GRAPH_SUFFIXES = (".png", ".svg", ".txt")
