@@ -32,7 +32,6 @@ def test_output_units_must_match_class_count(tmp_path: Path):
 @pytest.mark.parametrize(
     ("loss", "units", "message"),
     [
-        ("categorical_crossentropy", 2, "integer class labels"),
         ("binary_crossentropy", 1, "integer class labels"),
         ("no_such_loss", 2, "unknown loss"),
     ],

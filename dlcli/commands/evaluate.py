@@ -132,6 +132,14 @@ def run_evaluate(
     err_console = make_console(stderr=True)
     loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
     render_model_notes(err_console, describe_choice(model, loaded.source), loaded.warnings)
+    from dlcli.targets import target_of
+
+    if not target_of(loaded.target).classifies:  # tags or numbers: the target's scores
+        from dlcli.commands.evaluate_targets import run_target_evaluation
+
+        return run_target_evaluation(
+            loaded, data=data, as_json=as_json, out=out, batch_size=batch_size
+        )
     # The total is known only once the data is listed: start the bar at the first batch.
     with contextlib.ExitStack() as stack:
         reporter: ProgressReporter | None = None

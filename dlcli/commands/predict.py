@@ -238,6 +238,23 @@ def run_predict(
             f"note: {n_sub} sub-folder(s) not searched (pass --recursive to include them)",
             highlight=False,
         )
+    from dlcli.targets import target_of
+
+    if not target_of(loaded.target).classifies:  # tags or numbers: the target's columns
+        return _stream_target(
+            loaded,
+            paths,
+            skipped,
+            out,
+            fmt,
+            errors,
+            errors_fmt,
+            batch_size,
+            workers,
+            strict,
+            sort_into,
+            console,
+        )
     return _stream(
         loaded,
         paths,
@@ -363,6 +380,52 @@ def _stream(
         output_kind=converter.describe(),
         sorted_note=sorter.describe() if sorter is not None else None,
     )
+    if has_failures(skipped):
+        return EXIT_STRICT if strict else EXIT_SKIPPED
+    return 0
+
+
+def _stream_target(
+    loaded,
+    paths,
+    skipped,
+    out,
+    fmt,
+    errors,
+    errors_fmt,
+    batch_size,
+    workers,
+    strict,
+    sort_into,
+    console,
+) -> int:
+    """Rows of a multi-label or regression model (``dlcli.prediction.target_rows``)."""
+    from dlcli import atomic
+    from dlcli.data.listing import has_failures
+    from dlcli.errors import UsageError
+    from dlcli.prediction.target_rows import stream_target_rows
+    from dlcli.prediction.writers import DEFAULT_FORMAT, skipped_bytes
+    from dlcli.render.predict_output import render_skipped
+
+    if sort_into is not None:
+        raise UsageError(
+            f"--sort-into sorts by class; this model has a {loaded.target.type} target",
+            field="--sort-into",
+        )
+    count, skipped = stream_target_rows(
+        loaded,
+        paths,
+        skipped,
+        out=out,
+        fmt=fmt or DEFAULT_FORMAT,
+        batch_size=batch_size,
+        workers=workers,
+    )
+    if errors is not None:
+        atomic.write_bytes(errors, skipped_bytes(skipped, errors_fmt))
+    render_skipped(console, skipped, errors_file=str(errors) if errors else None)
+    where = f" to {out}" if out is not None else ""
+    console.print(f"predicted {count:,} row(s){where}", highlight=False)
     if has_failures(skipped):
         return EXIT_STRICT if strict else EXIT_SKIPPED
     return 0

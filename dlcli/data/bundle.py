@@ -18,6 +18,7 @@ import numpy as np
 
 from dlcli.data.decode import SkippedFile
 from dlcli.data.kinds.base import Preprocessing
+from dlcli.targets import TargetRecord
 
 
 class Split(Protocol):
@@ -43,6 +44,7 @@ class ArraySplit:
     y: np.ndarray
     sources: list[str]
     x: np.ndarray
+    weight: np.ndarray | None = None  # per-example loss weights (a sample_weight column)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -53,13 +55,18 @@ class ArraySplit:
 
     def subset(self, idx: np.ndarray) -> ArraySplit:
         idx = np.asarray(idx, dtype=np.int64)
-        return ArraySplit(y=self.y[idx], sources=[self.sources[i] for i in idx], x=self.x[idx])
+        return ArraySplit(
+            y=self.y[idx],
+            sources=[self.sources[i] for i in idx],
+            x=self.x[idx],
+            weight=None if self.weight is None else self.weight[idx],
+        )
 
     def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
         from dlcli.backend import tf
 
         x_all = tf.constant(self.x)  # in RAM: batches gathered in a single op
-        y_all = tf.constant(self.y, dtype=tf.int32)
+        y_all = tf.constant(self.y, dtype=label_dtype(self.y))
 
         def gather(idx: Any) -> tuple[Any, Any]:
             return tf.gather(x_all, idx), tf.gather(y_all, idx)
@@ -91,6 +98,17 @@ class DataBundle:
     augment: Sequence[Any] = ()
     batch_size: int = 32
     notes: list[DataNote] = field(default_factory=list)
+    target: TargetRecord | None = None  # what y holds (None: class indices)
+    class_weight: np.ndarray | None = None  # loss weight per class (train.class_weight)
+
+    def training_weights(self) -> np.ndarray | None:
+        """Each training example's loss weight: its ``sample_weight`` times its class's
+        weight; None when neither is set (every example counts once)."""
+        weight = getattr(self.train, "weight", None)
+        if self.class_weight is None:
+            return weight
+        per_class = self.class_weight[np.asarray(self.train.y, dtype=np.int64)]
+        return per_class if weight is None else weight * per_class
 
     @property
     def num_train(self) -> int:
@@ -121,6 +139,7 @@ class DataBundle:
             shuffle=self.shuffle,
             augment=augment,
             epochs=(int(start_epoch), int(end_epoch)),
+            weights=self.training_weights(),
         )
 
     def augmentation(self) -> Any | None:
@@ -155,7 +174,9 @@ class DataBundle:
         shuffle: bool,
         augment: bool,
         epochs: tuple[int, int] | None = None,
+        weights: np.ndarray | None = None,
     ) -> Any:
+        """Batches of ``(x, y)``, or ``(x, y, weight)`` with per-example ``weights``."""
         from dlcli.backend import tf
 
         bs = int(batch_size or self.batch_size)
@@ -169,15 +190,39 @@ class DataBundle:
                 ds = ds.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
             ds = ds.batch(bs)
         gather = split.batch_fn(self.input_shape)
+        if weights is not None:
+            gather = _weighted(gather, weights)
         ds = ds.map(gather, num_parallel_calls=autotune, deterministic=True)
         if augment and self.augment:
             layers = _augmentation(self.augment)
 
-            def apply(x: Any, y: Any) -> tuple[Any, Any]:
-                return layers(tf.cast(x, tf.float32), training=True), y
+            def apply(x: Any, *rest: Any) -> tuple[Any, ...]:
+                return (layers(tf.cast(x, tf.float32), training=True), *rest)
 
             ds = ds.map(apply, num_parallel_calls=autotune)
         return ds.prefetch(autotune)
+
+
+def label_dtype(y: np.ndarray) -> Any:
+    """int32 for class indices, float32 for multi-label rows and regression targets."""
+    from dlcli.backend import tf
+
+    return tf.int32 if np.issubdtype(np.asarray(y).dtype, np.integer) else tf.float32
+
+
+def _weighted(
+    gather: Callable[[Any], tuple[Any, Any]], weights: np.ndarray
+) -> Callable[[Any], tuple[Any, Any, Any]]:
+    """``gather`` with each example's loss weight as a third element."""
+    from dlcli.backend import tf
+
+    w_all = tf.constant(np.asarray(weights, dtype=np.float32))
+
+    def with_weight(idx: Any) -> tuple[Any, Any, Any]:
+        x, y = gather(idx)
+        return x, y, tf.gather(w_all, idx)
+
+    return with_weight
 
 
 def split_dtype(split: Split) -> str:

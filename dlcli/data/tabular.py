@@ -9,31 +9,45 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dlcli.data.bundle import ArraySplit, DataBundle, stratified_split
+from dlcli.data.bundle import ArraySplit, DataBundle
 from dlcli.data.kinds.csv_kind import CsvPreprocessing
 from dlcli.errors import DataError, Problem
+from dlcli.targets import TargetColumns, label_columns, target_of
+from dlcli.targets.class_target import ClassTargetSpec
+from dlcli.targets.reading import encode_target, fit_target, read_weights
 
 MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 MAX_PROBLEMS = 20
 
 
-def _class_sort_key(values: set[str]) -> list[str]:
-    """Integers sort numerically (2 before 10); anything else sorts as text."""
-    try:
-        return sorted(values, key=int)
-    except ValueError:
-        return sorted(values)
+@dataclass
+class CsvRows:
+    """A CSV file read: float32 features, the label columns' raw cells (for a target to
+    read: ``None`` when the file was read without labels) and row sources ``file:line``."""
+
+    features: list[str]
+    x: np.ndarray
+    labels: TargetColumns | None
+    weights: TargetColumns | None
+    sources: list[str]
 
 
 def read_csv(
-    path: Path, label: str, features: list[str] | None
-) -> tuple[list[str], np.ndarray, list[str], list[str]]:
-    """(feature names, float32 X, raw labels, row sources ``file:line``)."""
+    path: Path,
+    label: str | list[str] | None,
+    features: list[str] | None,
+    *,
+    weight: str | None = None,
+) -> CsvRows:
+    """Features as float32 (every bad cell named by file, line and column), the raw cells
+    of the ``label`` column(s) and of the ``weight`` column; ``label=None``: features only
+    (``predict``), the label columns need not be there."""
     if not path.exists():
         raise DataError("CSV file not found", file=path, expected="an existing .csv file")
     if path.is_dir():
@@ -66,23 +80,29 @@ def read_csv(
                 expected="one column per name",
                 hint="rename the repeated columns",
             )
-        if label not in header:
-            raise DataError(
-                f"label column {label!r} not found",
-                file=path,
-                line=1,
-                expected=f"one of the header columns: {header}",
-                hint="set data.label to the column holding the class",
-            )
-        if features is None:
-            features = [h for h in header if h != label]
-        else:
-            if label in features:
+        labels = label_columns(label) if label is not None else []
+        others = labels + ([weight] if weight else [])
+        for name in others:
+            if name not in header:
+                what = "sample weight" if name == weight else "label"
                 raise DataError(
-                    f"the label column {label!r} is also listed as a feature",
+                    f"{what} column {name!r} not found",
+                    file=path,
+                    line=1,
+                    expected=f"one of the header columns: {header}",
+                    hint=f"set data.{'sample_weight' if name == weight else 'label'} to a "
+                    "column of the table",
+                )
+        if features is None:
+            features = [h for h in header if h not in others]
+        else:
+            taken = [f for f in features if f in others]
+            if taken:
+                raise DataError(
+                    f"the label or weight column {taken[0]!r} is also listed as a feature",
                     file=path,
                     field="data.features",
-                    expected="feature columns other than the label",
+                    expected="feature columns other than the label and weight columns",
                 )
             unknown = [f for f in features if f not in header]
             if unknown:
@@ -102,9 +122,9 @@ def read_csv(
             )
         col = {name: header.index(name) for name in header}
         fidx = [col[f] for f in features]
-        lidx = col[label]
         rows: list[list[float]] = []
-        labels: list[str] = []
+        kept: list[list[str]] = []
+        numbers: list[int] = []
         sources: list[str] = []
         problems: list[Problem] = []
         try:
@@ -166,21 +186,10 @@ def read_csv(
                         )
                         continue
                     values.append(v)
-                lab = row[lidx].strip()
-                if not lab:
-                    problems.append(
-                        Problem(
-                            f"missing label in column {label!r}",
-                            file=path,
-                            line=line,
-                            column=lidx + 1,
-                            expected="a class name or integer",
-                        )
-                    )
-                    continue
                 if len(values) == len(features):
                     rows.append(values)
-                    labels.append(lab)
+                    kept.append(row)
+                    numbers.append(line)
                     sources.append(f"{path}:{line}")
                 if len(problems) >= MAX_PROBLEMS:
                     break
@@ -192,44 +201,49 @@ def read_csv(
             raise DataError(problems=problems)
     if not rows:
         raise DataError("CSV file has a header but no data rows", file=path)
-    return features, np.asarray(rows, dtype=np.float32), labels, sources
+    return CsvRows(
+        features=features,
+        x=np.asarray(rows, dtype=np.float32),
+        labels=TargetColumns.from_rows(path, header, kept, numbers, labels) if labels else None,
+        weights=TargetColumns.from_rows(path, header, kept, numbers, [weight]) if weight else None,
+        sources=sources,
+    )
 
 
 def load_csv_bundle(spec: Any, *, seed: int) -> DataBundle:
+    """The training (and validation) rows of a csv section, ``y`` read by its target."""
     label = getattr(spec, "label", "label") or "label"
-    features = getattr(spec, "features", None)
+    target_spec = getattr(spec, "target", None) or ClassTargetSpec()
+    weight = getattr(spec, "sample_weight", None)
     train_path = Path(spec.train)
-    names, x, raw, sources = read_csv(train_path, label, features)
-    val_path = Path(spec.validation) if getattr(spec, "validation", None) else None
-    val = None
-    if val_path is not None:
-        _, vx, vraw, vsources = read_csv(val_path, label, names)
-        unknown = sorted(set(vraw) - set(raw))
-        if unknown:
-            raise DataError(
-                f"validation labels not seen in training: {unknown}",
-                file=val_path,
-                field=label,
-                expected=f"labels from {train_path}: {_class_sort_key(set(raw))}",
-            )
-    class_names = _class_sort_key(set(raw))
-    index = {c: i for i, c in enumerate(class_names)}
-    train = ArraySplit(y=np.asarray([index[v] for v in raw], np.int64), sources=sources, x=x)
-    if val_path is not None:
-        val = ArraySplit(y=np.asarray([index[v] for v in vraw], np.int64), sources=vsources, x=vx)
+    rows = read_csv(train_path, label, getattr(spec, "features", None), weight=weight)
+    assert rows.labels is not None
     split = getattr(spec, "validation_split", None)
-    if split:
-        tr, va = stratified_split(train.y, float(split), seed)
-        train, val = train.subset(tr), train.subset(va)
+    fitted = fit_target(target_spec, rows.labels, train_path, split=split, seed=seed)
+    weights = read_weights(rows.weights) if rows.weights is not None else None
+    train = ArraySplit(y=fitted.y, sources=rows.sources, x=rows.x, weight=weights)
+    val: ArraySplit | None = None
+    if fitted.validation_rows is not None:
+        train, val = train.subset(fitted.train_rows), train.subset(fitted.validation_rows)
+        val.weight = None  # weights shape the training loss; validation scores every row
+    val_path = Path(spec.validation) if getattr(spec, "validation", None) else None
+    if val_path is not None:
+        vrows = read_csv(val_path, label, rows.features, weight=weight)
+        assert vrows.labels is not None
+        vy = encode_target(fitted.record, target_spec, vrows.labels, val_path)
+        val = ArraySplit(y=vy, sources=vrows.sources, x=vrows.x)
     return DataBundle(
-        class_names=class_names,
-        input_shape=(len(names),),
+        class_names=target_of(fitted.record).output_names(fitted.record),
+        input_shape=(len(rows.features),),
         train=train,
         validation=val,
-        preprocessing=CsvPreprocessing(feature_columns=names, label_column=label),
+        preprocessing=CsvPreprocessing(
+            feature_columns=rows.features, label_column=label_columns(label)[0]
+        ),
         skipped=[],
         seed=seed,
         shuffle=bool(getattr(spec, "shuffle", True)),
         augment=list(getattr(spec, "augment", None) or []),
         batch_size=int(getattr(spec, "batch_size", 32) or 32),
+        target=fitted.record,
     )

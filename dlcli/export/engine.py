@@ -216,6 +216,7 @@ def export_model(
             source=str(loaded.source),
             parity=parity,
             quantize=quantize,
+            target=loaded.target,
         )
         text = json.dumps(meta, indent=2) + "\n"
         embed_metadata(staged, fmt, json.dumps(meta))  # where the format has room: inside too

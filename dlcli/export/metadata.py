@@ -82,6 +82,7 @@ def build_metadata(
     parity: dict[str, Any],
     quantize: str | None,
     extra: dict[str, Any] | None = None,
+    target: Any = None,
 ) -> dict[str, Any]:
     from dlcli import __version__
     from dlcli.backend import keras, tf
@@ -89,7 +90,7 @@ def build_metadata(
     from dlcli.data.kinds.labels import labels_json
 
     shape = [d if d is None else int(d) for d in model.inputs[0].shape]
-    meta: dict[str, Any] = labels_json(class_names or [], preprocessing)
+    meta: dict[str, Any] = labels_json(class_names or [], preprocessing, target)
     meta["class_names"] = class_names
     meta["format"] = fmt
     meta["format_version"] = FORMAT_VERSION

@@ -32,6 +32,7 @@ from dlcli.modeling.model_settings import (
     no_class_names_warning,
 )
 from dlcli.modeling.safety import TRUST_HINT, check_config_safety, check_keras_archive
+from dlcli.targets import TARGET_KEY, TargetRecord, read_target
 
 BEST_MODEL = "best.keras"
 FINAL_MODEL = "model.keras"
@@ -58,6 +59,7 @@ class LoadedModel:
     predict_batch: Callable[[Any], Any] = field(repr=False)
     output_units: int | None = None
     warnings: list[str] = field(default_factory=list)  # for the command to show on stderr
+    target: TargetRecord | None = None  # what the outputs are (None: class scores)
 
     @property
     def kind(self) -> DataKind:
@@ -278,6 +280,10 @@ def resolve_model(
     overrides: dict[str, Any] = {}
     if labels is not None:
         class_names, overrides = runtimes.read_labels_file(Path(labels))
+    stored_target = overrides.pop(TARGET_KEY, None) or (metadata or {}).get(TARGET_KEY)
+    target = read_target(
+        {TARGET_KEY: stored_target}, class_names, labels or (run_dir or model_path)
+    )
     check_label_count(class_names, runner.output_units, labels or model_path)
     prep_source = labels or (run_dir / LABELS_FILE if run_dir and exported is None else p)
     # A run's labels.json is all preprocessing; an export's metadata also describes the
@@ -296,6 +302,7 @@ def resolve_model(
         predict_batch=runner.predict,
         output_units=runner.output_units,
         warnings=warnings,
+        target=target,
     )
 
 

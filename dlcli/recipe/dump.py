@@ -50,7 +50,11 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         model["init_from"] = str(recipe.model.init_from)
     model["layers"] = [_layer(s) for s in recipe.model.layers]
     out["model"] = model
-    train = recipe.train.model_dump(exclude={"optimizer", "stages"})
+    train = recipe.train.model_dump(exclude={"optimizer", "stages", "loss_args"})
+    if recipe.train.loss_args:
+        train["loss"] = {"name": recipe.train.loss, **_plain(recipe.train.loss_args)}
+    if recipe.train.class_weight is None:
+        train.pop("class_weight")
     if recipe.train.stages is not None:
         from dlcli.recipe.stages import stage_to_dict
 

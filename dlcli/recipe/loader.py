@@ -21,6 +21,7 @@ from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
 from dlcli.recipe.spec import ModelSpec, Recipe
 from dlcli.recipe.stages import check_stage_layers
+from dlcli.recipe.target_checks import check_target, with_target_defaults
 from dlcli.recipe.yamlread import Positions, read_yaml_file, read_yaml_text
 
 MAX_PROBLEMS = 50  # enough to fix a recipe; a list of thousands helps nobody
@@ -119,8 +120,10 @@ def _resolve(
     train = check.train(tree.get("train"))
     if train is not None:
         check_optimizer_args(train, positions, problems)
+        train = with_target_defaults(tree.get("train"), data, train)
         if model is not None:
             check_stage_layers(train.stages, model[1], positions, problems)
+            check_target(data, model[1], train, positions, problems)
     if problems:
         raise RecipeError(problems=_ordered(problems))
     assert model is not None and name is not None and seed is not None and train is not None

@@ -173,12 +173,41 @@ class SectionChecker:
                 }
         if isinstance(values.get("metrics"), str):
             values["metrics"] = [values["metrics"]]
+        self._loss(values)
+        if isinstance(values.get("class_weight"), dict):
+            values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         if values.get("stages") is not None:
             self._stages(raw, values)
         spec = self._validate(TrainSpec, values, ("train",))
         if spec is not None:
             check_train_numbers(spec, self.problem)
         return spec
+
+    def _loss(self, values: dict[str, Any]) -> None:
+        """``loss: NAME`` or ``loss: {name: NAME, <the loss's arguments>}``."""
+        if "loss_args" in values:
+            self.problem(
+                ("train", "loss_args"),
+                "unknown key 'loss_args'",
+                key=True,
+                hint="write loss arguments beside the name: loss: {name: ..., gamma: 2.0}",
+            )
+            values.pop("loss_args")
+        loss = values.get("loss")
+        if not isinstance(loss, dict):
+            return
+        args = dict(loss)
+        name = args.pop("name", None)
+        if not isinstance(name, str) or not name:
+            self.problem(
+                ("train", "loss"),
+                "a loss mapping needs its name",
+                expected="loss: {name: binary_focal_crossentropy, gamma: 2.0}",
+                received=loss,
+            )
+            values.pop("loss")
+            return
+        values["loss"], values["loss_args"] = name, args
 
     def _stages(self, raw: dict[str, Any], values: dict[str, Any]) -> None:
         """``train.stages`` resolved in ``values``; ``epochs`` defaults to their sum."""

@@ -179,7 +179,12 @@ class TrainSpec(_Strict):
     epochs: Int = Field(default=10, ge=1)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     loss: str = "sparse_categorical_crossentropy"
+    # The loss's constructor arguments (``label_smoothing``, a focal loss's ``gamma``); the
+    # recipe writes them beside the name: ``loss: {name: ..., gamma: 2.0}``.
+    loss_args: dict[str, Any] = Field(default_factory=dict)
     metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
+    # Loss weight per class: ``balanced`` (n / (classes x count)) or {class name: weight}.
+    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(ge=0.0)]] | None = None
     early_stopping: EarlyStoppingSpec | None = None
     lr_schedule: LRScheduleSpec | None = None
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)

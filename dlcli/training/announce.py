@@ -18,7 +18,9 @@ def announce(session: Session, start: StartingPoint, on_event: EventCallback) ->
     """Write the opening files, report the start; return the open TensorBoard log."""
     run, bundle = session.run, session.bundle
     run.write_text("recipe.yaml", session.recipe_yaml)
-    run.write_json(LABELS_FILE, labels_json(bundle.class_names, bundle.preprocessing))
+    run.write_json(
+        LABELS_FILE, labels_json(bundle.class_names, bundle.preprocessing, bundle.target)
+    )
     run.write_skipped(bundle.skipped)
     board = TensorBoardLog(run.path / "logs")
     on_event(run_started(session, start))

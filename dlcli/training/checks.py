@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dlcli.errors import DataError, RecipeError
+from dlcli.targets.losses import ONE_HOT_LOSSES, loss_family
 
 
 def check_class_count(class_names: list[str], data_spec: Any) -> None:
@@ -24,19 +25,51 @@ def check_class_count(class_names: list[str], data_spec: Any) -> None:
     )
 
 
-def check_output_units(model: Any, num_classes: int) -> None:
-    """The last layer must have one unit per class, or one unit for two classes."""
+def _layer_place(layer: Any) -> dict[str, Any]:
+    """file/line/column of the recipe's last layer (a LayerSpec), for errors about it."""
+    where = getattr(layer, "where", None)
+    if where is None:
+        return {"field": "model.layers"}
+    return {
+        "file": where.file,
+        "line": where.line,
+        "column": where.column,
+        "field": where.field or "model.layers",
+    }
+
+
+def _units(model: Any) -> int | None:
     shape = getattr(model, "output_shape", None)
     if not isinstance(shape, tuple) or not shape or not isinstance(shape[-1], int):
-        return  # several outputs or an unknown width: nothing to compare
-    units = shape[-1]
-    if units == num_classes or (units == 1 and num_classes == 2):
+        return None  # several outputs or an unknown width: nothing to compare
+    return int(shape[-1])
+
+
+def check_output_units(model: Any, num_classes: int, layer: Any = None) -> None:
+    """The last layer must have one unit per class, or one unit for two classes."""
+    units = _units(model)
+    if units is None or units == num_classes or (units == 1 and num_classes == 2):
         return  # one unit: a binary model (predict reads it as P(second class))
     raise RecipeError(
         f"the model's output has {units} unit(s) but the data has {num_classes} classes",
-        field="model.layers",
+        **_layer_place(layer),
         expected=f"a last layer with {num_classes} units (e.g. Dense: "
         f"{{units: {num_classes}, activation: softmax}})",
+        received=f"{units} output unit(s)",
+    )
+
+
+def check_target_units(model: Any, names: list[str], record: Any, layer: Any = None) -> None:
+    """One output unit per tag (multi_label) or target column (regression)."""
+    units = _units(model)
+    if units is None or units == len(names):
+        return
+    shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    raise RecipeError(
+        f"the model's output has {units} unit(s) but the {record.type} target has "
+        f"{len(names)} ({shown})",
+        **_layer_place(layer),
+        expected=f"a last layer with {len(names)} units",
         received=f"{units} output unit(s)",
     )
 
@@ -59,6 +92,8 @@ def check_loss(loss_name: str, num_classes: int, units: int | None = None) -> No
             expected="a Keras loss name such as sparse_categorical_crossentropy",
             received=received,
         )
+    if loss_family(loss_name) in ONE_HOT_LOSSES:
+        return  # class indices are one-hot encoded for it (dlcli.training.losses)
     labels = np.arange(2, dtype=np.int64) % num_classes
     width = units or num_classes
     probs = np.full((2, width), 1.0 / width, dtype=np.float32)

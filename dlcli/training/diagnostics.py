@@ -23,44 +23,32 @@ import numpy as np
 from dlcli.training.events import Notice
 from dlcli.training.schedules import Schedule
 
-IMBALANCE_RATIO = 5.0
 CHANCE_EPOCH = 3
-MAX_CLASSES_LISTED = 12
 
 
 def class_count_notices(class_names: Sequence[str], labels: np.ndarray) -> list[Notice]:
     """One line with the training examples per class; a warning for a >5x imbalance."""
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
-    pairs = [(str(name), int(n)) for name, n in zip(class_names, counts, strict=True)]
-    if len(pairs) <= MAX_CLASSES_LISTED:
-        listed = ", ".join(f"{name} {n:,}" for name, n in pairs)
-    else:
-        ordered = sorted(pairs, key=lambda p: p[1])
-        few = ", ".join(f"{name} {n:,}" for name, n in ordered[:3])
-        many = ", ".join(f"{name} {n:,}" for name, n in ordered[:-4:-1])
-        listed = f"fewest: {few}; most: {many}"
-    notices = [Notice(f"training examples per class ({len(pairs)} classes): {listed}")]
-    smallest = min(pairs, key=lambda p: p[1])
-    largest = max(pairs, key=lambda p: p[1])
-    if smallest[1] > 0 and largest[1] > IMBALANCE_RATIO * smallest[1]:
-        ratio = largest[1] / smallest[1]
-        notices.append(
-            Notice(
-                f"imbalanced classes: {largest[0]!r} has {largest[1]:,} training examples, "
-                f"{ratio:.1f}x the {smallest[1]:,} of {smallest[0]!r}; accuracy can look good "
-                "while the small classes are ignored. Check per-class results with "
-                "`dlcli evaluate`, and collect more examples of the small classes (or "
-                "subsample the large ones)",
-                warning=True,
-            )
-        )
-    return notices
+    from dlcli.targets.class_target import class_counts
+
+    return [Notice(text, warning=warn) for text, warn in class_counts(list(class_names), labels)]
 
 
 def data_notices(bundle: Any) -> list[Notice]:
-    """The data loader's notes, then the training examples per class."""
+    """The data loader's notes, then what the target says about the training examples
+    (per-class counts, tags, value ranges) and the class weights in use."""
+    from dlcli.targets import ClassRecord, target_of
+
     found = [Notice(note.text, warning=note.warning) for note in bundle.notes]
-    return found + class_count_notices(bundle.class_names, bundle.train.y)
+    record = bundle.target or ClassRecord(class_names=list(bundle.class_names))
+    lines = target_of(record).summary(record, bundle.train.y)
+    weights = getattr(bundle, "class_weight", None)
+    if weights is not None:
+        from dlcli.training.weights import describe
+
+        # The imbalance warning suggests class weights: they are set, so say which.
+        lines = [(text, warn) for text, warn in lines if not warn]
+        lines.append((describe(list(bundle.class_names), weights), False))
+    return found + [Notice(text, warning=warn) for text, warn in lines]
 
 
 def resume_notices(

@@ -27,6 +27,8 @@ from typing import Any
 from dlcli.backend import keras, tf
 from dlcli.devices import onednn_bfloat16
 from dlcli.errors import RecipeError
+from dlcli.targets import TargetRecord, target_of
+from dlcli.training.losses import per_example_loss
 from dlcli.training.schedules import Schedule
 
 _ACCURACY = ("accuracy", "acc")
@@ -38,30 +40,21 @@ def as_float(x: Any) -> Any:
     return tf.cast(x, tf.float32) if x.dtype.is_integer else x
 
 
-def make_loss(name: str) -> Any:
-    """A per-example loss (no reduction) from a Keras loss name."""
-    try:
-        obj = keras.losses.get(name)
-    except (ValueError, TypeError) as exc:
-        raise RecipeError(
-            f"unknown loss {name!r}",
-            field="train.loss",
-            expected="a Keras loss name such as sparse_categorical_crossentropy",
-            received=name,
-        ) from exc
-    if isinstance(obj, type):
-        obj = obj(reduction=None)
-    elif isinstance(obj, keras.losses.Loss):
-        obj = type(obj).from_config({**obj.get_config(), "reduction": None})
-    return obj
-
-
-def make_metrics(names: Sequence[str], loss_name: str, prefix: str = "") -> list[Any]:
-    """Keras metric objects; ``accuracy`` resolves by the loss, as ``compile`` does."""
+def make_metrics(
+    names: Sequence[str], loss_name: str, prefix: str = "", *, target: TargetRecord | None = None
+) -> list[Any]:
+    """Keras metric objects; ``accuracy`` resolves by the loss, as ``compile`` does, and
+    the target's own names (``micro_f1``, ``rmse``) by the target."""
     metrics = []
     lname = loss_name.lower().replace("_", "")
+    kind = target_of(target)
     for name in names:
-        if name.lower() in _ACCURACY:
+        own = kind.metric(name, target, prefix) if target is not None else None
+        if own is not None:
+            m = own
+        elif name.lower() in _ACCURACY and kind.classifies and "categorical" in lname:
+            m = keras.metrics.SparseCategoricalAccuracy(name=prefix + "accuracy")
+        elif name.lower() in _ACCURACY:
             if "sparsecategorical" in lname:
                 m = keras.metrics.SparseCategoricalAccuracy(name=prefix + "accuracy")
             elif "binary" in lname:
@@ -101,6 +94,8 @@ class StepFunctions:
         optimizer: Any,
         loss_name: str,
         metric_names: Sequence[str],
+        loss_args: dict[str, Any] | None = None,
+        target: TargetRecord | None = None,
         global_batch_size: int,
         schedule: Schedule | None,
         jit_compile: bool = False,
@@ -112,17 +107,17 @@ class StepFunctions:
         self.optimizer = optimizer
         self.augment = augment  # layers applied to training batches inside the step
         self.onednn_bfloat16 = bool(onednn_bfloat16)  # training steps only; validation float32
-        self.loss_fn = make_loss(loss_name)
+        self.loss_fn = per_example_loss(loss_name, loss_args, target)
         self.global_batch_size = int(global_batch_size)
         self.schedule = None if schedule is None or schedule.is_constant else schedule
         self.scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         self.train_metrics = [
             keras.metrics.Mean(name="loss"),
-            *make_metrics(metric_names, loss_name),
+            *make_metrics(metric_names, loss_name, target=target),
         ]
         self.val_metrics = [
             keras.metrics.Mean(name="val_loss"),
-            *make_metrics(metric_names, loss_name, prefix="val_"),
+            *make_metrics(metric_names, loss_name, prefix="val_", target=target),
         ]
         # autograph=False: the steps have no data-dependent Python control flow, and
         # converting them (and everything they call) cost about a second of tracing.
@@ -141,11 +136,13 @@ class StepFunctions:
             per_example = tf.reduce_mean(per_example, axis=list(range(1, rank)))
         return per_example
 
-    def _gradients(self, x: Any, y: Any) -> tuple[Any, Any, Any]:
+    def _gradients(self, x: Any, y: Any, weight: Any = None) -> tuple[Any, Any, Any]:
         model = self.model
         with tf.GradientTape() as tape:
             pred = model(x, training=True)
             per_example = self._per_example(y, pred)
+            if weight is not None:  # class_weight / sample_weight: as Keras weighs a batch
+                per_example = per_example * tf.cast(weight, per_example.dtype)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
             reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
             loss += tf.nn.scale_regularization_loss(reg)
@@ -153,11 +150,11 @@ class StepFunctions:
         grads = tape.gradient(target, model.trainable_variables)
         return grads, per_example + reg, pred
 
-    def _replica_train(self, x: Any, y: Any) -> Any:
+    def _replica_train(self, x: Any, y: Any, weight: Any = None) -> Any:
         x = as_float(x)
         if self.augment is not None:
             x = self.augment(x, training=True)
-        grads, losses, pred = self._forward_backward(x, y)
+        grads, losses, pred = self._forward_backward(x, y, weight)
         if self.model.trainable_variables:  # a stage may train nothing (trainable: none)
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         self.train_metrics[0].update_state(losses)
@@ -201,8 +198,8 @@ class StepFunctions:
         def body(i: Any, bad: Any) -> tuple[Any, Any]:
             if self.schedule is not None:
                 self.optimizer.learning_rate = self.schedule.tf_at(self.optimizer.iterations)
-            x, y = next(iterator)
-            per_replica = self.strategy.run(self._replica_train, args=(x, y))
+            batch = next(iterator)  # (x, y), or (x, y, weight) with example weights
+            per_replica = self.strategy.run(self._replica_train, args=tuple(batch))
             loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
             first_bad = tf.logical_and(bad == 0, tf.logical_not(tf.math.is_finite(loss)))
             return i + 1, tf.where(first_bad, i + 1, bad)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlcli.errors import RecipeError
+from dlcli.targets import target_of
 from dlcli.training.checks import check_class_count
 from dlcli.training.rundir import RunDirectory
 
@@ -98,6 +99,7 @@ def open_session(launch: Launch) -> Session:
     from dlcli.backend import keras
     from dlcli.data import load_datasets
     from dlcli.training import setup
+    from dlcli.training.weights import class_weights
 
     # tf.data warns while tracing loops over distributed datasets; it is about graph-mode
     # introspection of options, which we do not use.
@@ -108,7 +110,11 @@ def open_session(launch: Launch) -> Session:
     seed = int(recipe.effective_seed)
     keras.utils.set_random_seed(seed)
     bundle = load_datasets(recipe.data, seed=seed, strict=options.strict)
-    check_class_count(bundle.class_names, recipe.data)
+    if target_of(bundle.target).classifies:
+        check_class_count(bundle.class_names, recipe.data)
+        bundle.class_weight = class_weights(
+            recipe.train, bundle.class_names, bundle.train.y, recipe.source
+        )
     global_bs = int(recipe.data.batch_size) * launch.plan.replicas
     steps = setup.steps_for(bundle.num_train, global_bs)
     val = bundle.make_validation(global_bs)

@@ -75,16 +75,14 @@ def enter_stage(session: Session, trainee: Trainee, plan: StagePlan, state: RunS
     """Make ``plan`` the trained stage: trainable layers, a fresh optimizer, new steps."""
     from dlcli.training import setup
     from dlcli.training.schedules import Schedule
-    from dlcli.training.trainee import step_functions
+    from dlcli.training.trainee import compile_model, step_functions
 
     model, stage = trainee.model, plan.spec
     with session.launch.strategy.scope():
         set_trainable(model, layer_names(session), stage, plan.index)
         optimizer, base_lr = setup.make_optimizer(stage.optimizer, session.plan.precision_policy)
         # The saved model.keras holds this optimizer: its variables fit the trainable ones.
-        model.compile(
-            optimizer=optimizer, loss=session.spec.loss, metrics=list(session.spec.metrics)
-        )
+        compile_model(session, model, optimizer)
         optimizer.build(model.trainable_variables)
         schedule = Schedule.from_spec(
             stage.lr_schedule, base_lr, epochs=stage.epochs, steps_per_epoch=session.steps

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlcli.training.checks import check_loss, check_output_units, prior_loss
+from dlcli.targets import target_of
+from dlcli.training.checks import (
+    check_loss,
+    check_output_units,
+    check_target_units,
+    prior_loss,
+)
 from dlcli.training.rundir import RunDirectory
 from dlcli.training.session import Session
 from dlcli.training.state import RunState, write_best
@@ -56,16 +62,20 @@ def build_trainee(session: Session) -> Trainee:
     classes = len(bundle.class_names)
     with session.launch.strategy.scope():
         model = setup.build_network(session.recipe.model, bundle.input_shape, session.recipe.name)
-        check_output_units(model, classes)
-        check_loss(spec.loss, classes, output_width(model))
-        chance = diag.ChanceWatch.for_data(
-            bundle.train.y,
-            classes,
-            prior_loss(spec.loss, bundle.train.y, classes, output_width(model)),
-        )
+        if target_of(bundle.target).classifies:
+            check_output_units(model, classes, last_layer(session))
+            check_loss(spec.loss, classes, output_width(model))
+            chance = diag.ChanceWatch.for_data(
+                bundle.train.y,
+                classes,
+                prior_loss(spec.loss, bundle.train.y, classes, output_width(model)),
+            )
+        else:  # tags or numbers: one output unit per tag or target column
+            check_target_units(model, bundle.class_names, bundle.target, last_layer(session))
+            chance = diag.ChanceWatch(prior_loss=None, majority=1.0, classes=classes)
         augment = bundle.augmentation()
         optimizer, base_lr = setup.make_optimizer(spec.optimizer, plan.precision_policy)
-        model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics))
+        compile_model(session, model, optimizer)
         optimizer.build(model.trainable_variables)
         schedule = Schedule.from_spec(
             spec.lr_schedule, base_lr, epochs=session.epochs, steps_per_epoch=session.steps
@@ -82,6 +92,25 @@ def build_trainee(session: Session) -> Trainee:
     )
 
 
+def last_layer(session: Session) -> Any:
+    layers = session.recipe.model.layers
+    return layers[-1] if layers else None
+
+
+def compile_model(session: Session, model: Any, optimizer: Any) -> None:
+    """Compile with the run's loss (and its arguments) and metrics: what ``model.keras``
+    records; the training steps use their own copies (``loop.StepFunctions``)."""
+    from dlcli.training.loop import make_metrics
+    from dlcli.training.losses import loss_object
+
+    spec, record = session.spec, session.bundle.target
+    model.compile(
+        optimizer=optimizer,
+        loss=loss_object(spec.loss, spec.loss_args),
+        metrics=make_metrics(spec.metrics, spec.loss, target=record),
+    )
+
+
 def step_functions(
     session: Session, model: Any, optimizer: Any, schedule: Schedule, augment: Any
 ) -> StepFunctions:
@@ -93,6 +122,8 @@ def step_functions(
         model=model,
         optimizer=optimizer,
         loss_name=session.spec.loss,
+        loss_args=session.spec.loss_args,
+        target=session.bundle.target,
         metric_names=session.spec.metrics,
         global_batch_size=session.global_batch_size,
         schedule=schedule,

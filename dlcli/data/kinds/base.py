@@ -241,6 +241,15 @@ class DataKind(ABC):
     ) -> LabelledData:
         """``evaluate --data PATH``: examples with their class index in ``class_names``."""
 
+    def labelled_targets(self, path: Path, prep: Preprocessing, record: Any) -> LabelledArrays:
+        """``evaluate --data PATH`` for a multi-label or regression model: examples with
+        their ``y`` encoded by the run's target ``record`` (:mod:`dlcli.targets`)."""
+        raise UsageError(
+            f"{self.name} data holds class labels only; this model has a "
+            f"{getattr(record, 'type', '?')} target",
+            file=path,
+        )
+
     # --- export -----------------------------------------------------------------------
 
     @abstractmethod

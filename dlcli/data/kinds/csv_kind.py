@@ -27,6 +27,8 @@ from dlcli.data.kinds.base import (
 )
 from dlcli.errors import DataError, UsageError
 from dlcli.recipe.spec import DataSection
+from dlcli.targets import TargetFields, TargetRecord, label_columns, target_of
+from dlcli.targets.class_target import ClassTarget, ClassTargetSpec
 
 if TYPE_CHECKING:
     from dlcli.data.bundle import DataBundle
@@ -36,12 +38,12 @@ if TYPE_CHECKING:
 NAME = "csv"
 
 
-class CsvData(DataSection):
-    """``data:`` for a CSV table: ``label`` names the class column, ``features`` the inputs
-    (default: every other column)."""
+class CsvData(DataSection, TargetFields):
+    """``data:`` for a CSV table: ``label`` names the label column(s) and ``target`` what
+    they hold (:mod:`dlcli.targets`), ``features`` the inputs (default: every other column
+    but ``sample_weight``)."""
 
     kind: Literal["csv"] = NAME
-    label: str = "label"
     features: list[str] | None = None
 
 
@@ -64,7 +66,13 @@ class CsvKind(DataKind):
 
     def describe(self, section: DataSection) -> str:
         assert isinstance(section, CsvData)
-        return f"csv (label column {section.label!r})"
+        labels = label_columns(section.label)
+        text = f"label column {labels[0]!r}" if len(labels) == 1 else f"label columns {labels}"
+        if not target_of(section.target).classifies:
+            text += f", target {section.target.type}"
+        if section.sample_weight:
+            text += f", sample weights {section.sample_weight!r}"
+        return f"csv ({text})"
 
     def section_values(self, values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(values.get("features"), str):
@@ -78,14 +86,19 @@ class CsvKind(DataKind):
         if section.features:
             return (len(section.features),)
         header = csv_header(Path(section.train))
-        if section.label not in header:
-            raise DataError(
-                f"label column {section.label!r} not in the CSV header",
-                file=section.train,
-                field="data.label",
-                received=header,
-            )
-        return (len(header) - 1,)
+        others = label_columns(section.label) + (
+            [section.sample_weight] if section.sample_weight else []
+        )
+        for name in others:
+            if name not in header:
+                what = "label" if name in label_columns(section.label) else "sample_weight"
+                raise DataError(
+                    f"{what} column {name!r} not in the CSV header",
+                    file=section.train,
+                    field=f"data.{what}",
+                    received=header,
+                )
+        return (len(header) - len(others),)
 
     def load_datasets(self, section: DataSection, *, seed: int, strict: bool) -> DataBundle:
         from dlcli.data.tabular import load_csv_bundle
@@ -100,12 +113,9 @@ class CsvKind(DataKind):
     def find_inputs(
         self, sources: Sequence[str], recursive: bool
     ) -> tuple[list[str], list[SkippedFile]]:
-        raise UsageError(
-            "this model was trained on csv data, not images",
-            file=", ".join(sources),
-            expected="an image classifier",
-            hint="evaluate tabular models with `dlcli evaluate MODEL --data FILE.csv`",
-        )
+        from dlcli.data.listing import find_files
+
+        return find_files(sources, recursive, suffixes=(".csv",), other="not a .csv file")
 
     def iter_inputs(
         self,
@@ -116,7 +126,41 @@ class CsvKind(DataKind):
         workers: int | None,
         source: Path | None,
     ) -> Iterator[DecodedBatch]:
-        return self.find_inputs([os.fspath(p) for p in paths], False)  # type: ignore[return-value]
+        """Each CSV file's feature rows (the run's feature columns; a label column may be
+        there or not), in batches named ``FILE:LINE``; a file that cannot be read is
+        skipped with the reason."""
+        import numpy as np
+
+        from dlcli.data.decode import DecodedBatch
+        from dlcli.data.listing import SkippedFile
+        from dlcli.data.tabular import read_csv
+
+        assert isinstance(prep, CsvPreprocessing)
+        features = list(prep.feature_columns) if prep.feature_columns else None
+        for path in paths:
+            try:
+                rows = read_csv(Path(path), None, features)
+            except DataError as exc:
+                reason = exc.problem.format().removeprefix(f"{os.fspath(path)}")
+                empty = np.zeros((0, len(features or ())), dtype=np.float32)
+                yield DecodedBatch(empty, [], [SkippedFile(os.fspath(path), reason.lstrip(": "))])
+                continue
+            if prep.num_features is not None and rows.x.shape[1] != prep.num_features:
+                yield DecodedBatch(
+                    rows.x[:0],
+                    [],
+                    [
+                        SkippedFile(
+                            os.fspath(path),
+                            f"{rows.x.shape[1]} feature columns; the model takes "
+                            f"{prep.num_features}",
+                        )
+                    ],
+                )
+                continue
+            for start in range(0, len(rows.x), batch_size):
+                stop = start + batch_size
+                yield DecodedBatch(rows.x[start:stop], rows.sources[start:stop])
 
     def labelled_data(
         self, path: Path, prep: Preprocessing, class_names: list[str]
@@ -133,10 +177,30 @@ class CsvKind(DataKind):
         if not path.exists():
             raise DataError("--data not found", file=path, expected="a .csv file")
         features = list(prep.feature_columns) if prep.feature_columns else None
-        _, x, raw, _ = read_csv(path, prep.label_column, features)
+        rows = read_csv(path, prep.label_column, features)
+        assert rows.labels is not None
+        raw = ClassTarget().parse(ClassTargetSpec(), rows.labels)
         index = class_index(class_names, sorted(set(raw)), path)
         y = np.asarray([index[v] for v in raw], dtype=np.int64)
-        return LabelledArrays(str(path), y, lambda rows: x[rows])
+        x = rows.x
+        return LabelledArrays(str(path), y, lambda r: x[r])
+
+    def labelled_targets(
+        self, path: Path, prep: Preprocessing, record: TargetRecord
+    ) -> LabelledArrays:
+        from dlcli.data.tabular import read_csv
+        from dlcli.targets.reading import encode_target
+
+        assert isinstance(prep, CsvPreprocessing)
+        if path.is_dir() or not path.exists():
+            raise DataError("--data must be a CSV file", file=path, expected="a .csv file")
+        features = list(prep.feature_columns) if prep.feature_columns else None
+        label = target_of(record).label_names(record, prep.label_column)
+        rows = read_csv(path, label, features)
+        assert rows.labels is not None
+        y = encode_target(record, record, rows.labels, path)
+        x = rows.x
+        return LabelledArrays(str(path), y, lambda r: x[r])
 
     def parity_inputs(
         self,
@@ -160,7 +224,7 @@ class CsvKind(DataKind):
                 hint="pass --sample FILE.csv with the model's feature columns and label column",
             )
         features = list(prep.feature_columns) if prep.feature_columns else None
-        _, x, _, _ = read_csv(Path(path), prep.label_column, features)
+        x = read_csv(Path(path), None, features).x
         if len(x) == 0:
             raise DataError("the CSV has no rows for the parity check", file=path)
         rows = spread(list(range(len(x))), limit)

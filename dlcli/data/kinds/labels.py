@@ -21,20 +21,33 @@ from dlcli.data.kinds.base import PREPROCESSING_VERSION, Preprocessing, Shape
 from dlcli.errors import ModelLoadError, Problem
 
 LABELS_FILE = "labels.json"
+# labels.json keys that are not the kind's preprocessing: the output names and the target
+# (read by dlcli.targets.read_target).
+NOT_PREPROCESSING = frozenset({"class_names", "target"})
 
 
-def labels_json(class_names: Sequence[str], prep: Preprocessing) -> dict[str, Any]:
-    """What a run writes to ``labels.json`` (and an export copies into its metadata)."""
+def labels_json(
+    class_names: Sequence[str], prep: Preprocessing, target: Any = None
+) -> dict[str, Any]:
+    """What a run writes to ``labels.json`` (and an export copies into its metadata);
+    ``target``: the run's :class:`~dlcli.targets.TargetRecord` (written under ``"target"``
+    unless it is a class target, so class runs' files are as they always were)."""
+    from dlcli.targets import TARGET_KEY, target_json
+
     # Unset optional fields (None) are left out: reading a file back gives the same record.
     fields = prep.model_dump(mode="json", exclude_none=True)
-    return {"class_names": [str(n) for n in class_names], **fields}
+    out = {"class_names": [str(n) for n in class_names], **fields}
+    recorded = target_json(target)
+    if recorded is not None:
+        out[TARGET_KEY] = recorded
+    return out
 
 
 def read_preprocessing(fields: Mapping[str, Any], source: Path) -> Preprocessing:
     """labels.json keys (``class_names`` and all) as the typed record of their kind."""
     from dlcli.data.kinds import LEGACY_KIND, get_kind
 
-    values = {k: v for k, v in fields.items() if k != "class_names"}
+    values = {k: v for k, v in fields.items() if k not in NOT_PREPROCESSING}
     version = values.get("version", PREPROCESSING_VERSION)
     if isinstance(version, bool) or version != PREPROCESSING_VERSION:
         raise ModelLoadError(
@@ -78,7 +91,7 @@ def model_preprocessing(
         return None
     kind = get_kind(name, file=source, field="kind")
     fields: dict[str, Any] = dict(claimed[1]) if claimed and claimed[0] is kind else {}
-    kept = {k: v for k, v in (stored or {}).items() if k != "class_names"}
+    kept = {k: v for k, v in (stored or {}).items() if k not in NOT_PREPROCESSING}
     if known_only:
         kept = {k: v for k, v in kept.items() if k in kind.preprocessing.model_fields}
     fields.update(kept)
