@@ -61,6 +61,8 @@ RUN: dict[str, int] = {
     "dlcli runs experiments/ --json": 0,
     "dlcli runs --compare runs/a runs/b runs/c --out compare.png": 0,
     "dlcli runs --compare runs/lr-sweep": 0,
+    "dlcli report runs/digits": 0,
+    "dlcli report runs/digits --out digits.html --top 24": 0,
     # docs/predict.md
     "dlcli predict runs/digits test_images/ --recursive --out preds.csv": 0,
     "dlcli predict model.keras 'photos/**/*.jpg' one.png more/ -r --labels labels.txt --top-k 5": 0,
@@ -78,6 +80,9 @@ RUN: dict[str, int] = {
     '--set "train.devices=[/cpu:0, /cpu:1]"': 0,
     # bad.yaml is written to give exactly the errors the doc shows (compared below)
     "dlcli validate bad.yaml --set train.optimizer=adamm": 2,
+    # docs/recipes.md, "Block parameters": the ImageNet architectures (inspect only)
+    "dlcli inspect recipes/resnet50.yaml": 0,
+    "dlcli inspect recipes/mobilenetv2.yaml": 0,
     # docs/scaling.md (recipe.yaml: a small generated image recipe); the TF_CONFIG of the
     # multi-machine example is not set here: tests/test_distributed_multiworker.py runs two
     # workers on 127.0.0.1.

@@ -238,6 +238,7 @@ def test_missing_validation_data_and_early_stop_still_make_a_page(
     assert code == 0, err
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "cannot be scored" in html and gone in html and valid not in html
+    assert "note: the validation data cannot be scored" in err  # said on stderr too
     assert "early stopping ended the run after epoch 2" in html
     assert parse(html).find("img", alt="training curves")
 

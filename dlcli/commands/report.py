@@ -126,8 +126,8 @@ def run_report(
             reporter.advance(done - reporter.done)
 
         report = build_report(run, options, on_progress)
-    for warning in report.warnings:
-        err_console.print(f"note: {escape(shown_path(warning))}", highlight=False)
+    for note in report.notes:
+        err_console.print(f"note: {escape(shown_path(note))}", highlight=False)
     atomic.write_text(target, report.html)
     size = len(report.html.encode("utf-8"))
     err_console.print(

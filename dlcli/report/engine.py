@@ -21,7 +21,6 @@ from dlcli.report import figures
 from dlcli.report.data_summary import data_view
 from dlcli.report.gallery import Gallery, build_gallery
 from dlcli.report.page import (
-    SECTIONS,
     GalleryGroup,
     MetricRow,
     Page,
@@ -54,9 +53,8 @@ class ReportOptions:
 @dataclass
 class Report:
     html: str
-    sections: list[str]
-    model_file: str | None
-    warnings: list[str] = field(default_factory=list)  # for the command to print
+    model_file: str | None  # the model scored (best.keras, model.keras), if one loaded
+    notes: list[str] = field(default_factory=list)  # what the page could not show, and why
 
 
 def build_report(
@@ -79,7 +77,7 @@ def build_report(
         _scored_sections(page, scored)
         page.gallery = _gallery(page, loaded, scored, options)
         _maps(page, loaded, scored)
-    return Report(render(page), [s for s, _ in SECTIONS], page.model_file, list(page.notes))
+    return Report(render(page), page.model_file, list(page.notes))
 
 
 def _training_record(page: Page, run: RunFiles) -> None:
