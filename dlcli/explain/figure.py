@@ -18,7 +18,7 @@ from dlcli.explain.methods import DESCRIPTIONS
 from dlcli.explain.overlays import HEAT_CMAP, as_rgb, overlay
 
 DPI = 100
-LINE_CHARS = 72  # token lines wrap here
+LINE_CHARS = 80  # token lines wrap here (about the axes width in 10-point monospace)
 TOKEN_CMAP = "RdYlGn"
 
 
@@ -43,8 +43,12 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
 
 
+def _method_name(exp: Explanation) -> str:
+    return DESCRIPTIONS[exp.method].split(":")[0]
+
+
 def title(exp: Explanation) -> str:
-    how = DESCRIPTIONS[exp.method].split(":")[0]
+    how = _method_name(exp)
     where = f" at {exp.layer}" if exp.layer else ""
     p = float(exp.probabilities[exp.explained])
     return f"{Path(exp.path).name}: {how}{where} for '{exp.explained_name}' (p={p:.3f})"
@@ -67,7 +71,7 @@ def _picture_figure(plt: Any, exp: Explanation) -> Any:
     axes[0].imshow(picture_rgb(exp), interpolation="nearest", aspect=aspect)
     axes[0].set_title(exp.attribution.picture_label or "input", fontsize=9)
     shown = axes[1].imshow(overlay_rgb(exp), interpolation="nearest", aspect=aspect)
-    axes[1].set_title(f"{exp.method} for '{exp.explained_name}'", fontsize=9)
+    axes[1].set_title(f"{_method_name(exp)} for '{exp.explained_name}'", fontsize=9)
     for ax in axes[:2]:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -149,8 +153,8 @@ def _token_figure(plt: Any, exp: Explanation) -> Any:
             )
             col += len(tokens[i]) + 1
     ax.set_title(
-        f"{exp.method} per token for '{exp.explained_name}' (green: towards it, red: against; "
-        f"largest |score| {bound:.3g})",
+        f"{_method_name(exp)} per token for '{exp.explained_name}' "
+        f"(green: towards it, red: against; largest |score| {bound:.3g})",
         fontsize=9,
     )
     _top_k(fig.add_subplot(grid[1]), exp)

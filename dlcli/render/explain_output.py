@@ -34,7 +34,7 @@ def render_explanation(console: Console, exp: Any, files: list[str]) -> None:
         if exp.view == "token":
             console.print(_plain_tokens(exp), markup=False, highlight=False, soft_wrap=True)
         return
-    console.print(f"[bold]{escape(explanation_line(exp, []))}[/bold]")
+    console.print(f"[bold]{escape(explanation_line(exp, []))}[/bold]", highlight=False)
     if exp.view == "token":
         console.print(_coloured_tokens(exp))
     else:
