@@ -61,6 +61,7 @@ RUN: dict[str, int] = {
     "dlcli runs experiments/ --json": 0,
     "dlcli runs --compare runs/a runs/b runs/c --out compare.png": 0,
     "dlcli runs --compare runs/lr-sweep": 0,
+    "dlcli explain runs/digits data/digits/test/8/digit_0028.png --out explain": 0,
     "dlcli report runs/digits": 0,
     "dlcli report runs/digits --out digits.html --top 24": 0,
     # docs/predict.md

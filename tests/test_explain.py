@@ -237,12 +237,15 @@ def test_explain_other_methods_a_named_class_and_no_overwrite(
     out = tmp_path / "ig"
     first = three_digits()[0]
     args = ["explain", str(digits_model), str(first), "--out", str(out)]
-    assert main([*args, "--method", "integrated_gradients", "--class", "7", "--steps", "8"]) == 0
+    ig = ["--method", "integrated_gradients", "--class", "7", "--steps", "8", "--top-k", "1"]
+    assert main([*args, *ig]) == 0
     model = keras.saving.load_model(digits_model)
     x = np.asarray(Image.open(first), dtype=np.float32)[None, ..., None]
     want = integrated_gradients(model, x, 7, steps=8)[0]
     assert np.abs(np.load(out / f"{first.stem}.npy") - want).max() < 1e-5
-    assert json.loads((out / "explanations.json").read_text())[0]["explained"] == "7"
+    record = json.loads((out / "explanations.json").read_text())[0]
+    assert record["explained"] == "7" and record["predicted"] != "7"
+    assert [t["label"] for t in record["top_k"]] == [record["predicted"], "7"]  # 7 shown too
     before = (out / f"{first.stem}.png").read_bytes()
     capsys.readouterr()
     assert main([*args, "--method", "saliency"]) == 2  # outputs exist: refused

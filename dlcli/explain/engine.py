@@ -33,7 +33,7 @@ class Explanation:
     explained: int
     class_names: list[str]
     probabilities: np.ndarray  # one per class
-    top_k: list[tuple[str, float]]
+    top_k: list[tuple[str, float]]  # the k likeliest, then the explained class if not among them
     attribution: Attribution
 
     @property
@@ -137,6 +137,8 @@ def _explain_batch(
     names = setup.class_names
     out = []
     for i, (path, order) in enumerate(zip(paths, top_indices(probs, k), strict=True)):
+        if explained[i] not in order:  # --class outside the top k: shown too, last
+            order = [*order, explained[i]]
         out.append(
             Explanation(
                 path=path,
