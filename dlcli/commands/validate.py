@@ -59,11 +59,11 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
 
                 names = [layer.name for layer in recipe.model.layers]
                 check_stages(model, names, recipe.train)
-            dims = "x".join("?" if d is None else str(d) for d in shape)
-            dtype = recipe.model.input_dtype
-            if not shape:  # one value per example: raw text
-                dims = "one value per example"
-            lines.append(("input", dims + (f" ({dtype})" if dtype else "")))
+            if isinstance(shape, dict):  # model.inputs: one line per named input
+                for name, each in recipe.model.inputs.items():
+                    lines.append((f"input {name}", _dims(shape[name], each.dtype)))
+            else:
+                lines.append(("input", _dims(shape, recipe.model.input_dtype)))
             lines.append(("params", f"{model.count_params():,}"))
             # Optimizer arguments are Keras's to check: create it, as training will.
             _, learning_rate = make_optimizer(recipe.train.optimizer, "float32")
@@ -73,6 +73,13 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
     for key, value in lines:
         console.print(f"  {key.ljust(width)}  {value}", markup=False)
     return 0
+
+
+def _dims(shape: tuple[int | None, ...], dtype: str | None) -> str:
+    dims = "x".join("?" if d is None else str(d) for d in shape)
+    if not shape:  # one value per example: raw text
+        dims = "one value per example"
+    return dims + (f" ({dtype})" if dtype else "")
 
 
 def _data_text(recipe: Any) -> str:

@@ -57,8 +57,9 @@ def run_validation_source(
             hint="pass --data PATH to evaluate on other labelled data",
         )
     from dlcli.data import load_datasets
+    from dlcli.recipe.model_inputs import model_columns
 
-    bundle = load_datasets(spec, seed=_training_seed(recipe))
+    bundle = load_datasets(spec, seed=_training_seed(recipe), inputs=model_columns(recipe.model))
     split = bundle.validation
     names = [str(c) for c in bundle.class_names]
     index = class_index(model_names, names, recipe_path)

@@ -166,6 +166,7 @@ def export_model(
             expected="a run directory or a .keras file",
         )
     _check_string_input(loaded, export_format)
+    _check_input_count(loaded, export_format)
     out = Path(out) if out is not None else default_output(loaded.source, loaded.run_dir, fmt)
     _check_destination(out, fmt, overwrite)
     tol = DEFAULT_TOLERANCE[quantize] if tolerance is None else float(tolerance)
@@ -252,8 +253,8 @@ def export_model(
 def _check_string_input(loaded: Any, export_format: Any) -> None:
     """A model that takes raw text cannot go to a format without string ops: say so, and
     what works instead, before anything is converted."""
-    dtype = str(getattr(loaded.model.inputs[0], "dtype", "")) if loaded.model.inputs else ""
-    if "string" not in dtype or export_format.takes_strings:
+    dtypes = [str(getattr(t, "dtype", "")) for t in loaded.model.inputs]
+    if not any("string" in d for d in dtypes) or export_format.takes_strings:
         return
     raise UsageError(
         f"{export_format.title} cannot take raw text: this model's input is a string and "
@@ -264,6 +265,23 @@ def _check_string_input(loaded: Any, export_format: Any) -> None:
         hint="export --format saved_model; or, for TFLite/ONNX, tokenise outside the model "
         "with the run's vocabulary.txt and export the layers after TextVectorization as a "
         "model taking int32 token ids (docs/text.md, 'Exporting text models')",
+    )
+
+
+def _check_input_count(loaded: Any, export_format: Any) -> None:
+    """A model with several named inputs goes only to a format that serves them by name."""
+    names = [t.name for t in loaded.model.inputs]
+    if len(names) < 2 or export_format.several_inputs:
+        return
+    from dlcli.modeling.formats import format_names, get_format
+
+    able = [n for n in format_names() if get_format(n).several_inputs]
+    raise UsageError(
+        f"{export_format.title} export takes models with one input; this model has "
+        f"{len(names)} ({', '.join(names)})",
+        file=loaded.source,
+        expected=" or ".join(f"--format {n}" for n in able) + " (each input fed by its name)",
+        received=f"--format {export_format.name}",
     )
 
 

@@ -95,6 +95,11 @@ def build_metadata(
     meta["format"] = fmt
     meta["format_version"] = FORMAT_VERSION
     meta["input"] = kind_of(preprocessing).serving_input(preprocessing, shape)
+    if len(model.inputs) > 1:  # several named inputs: each one's name, shape and dtype
+        meta["input"]["inputs"] = {
+            t.name: {"shape": [d if d is None else int(d) for d in t.shape], "dtype": str(t.dtype)}
+            for t in model.inputs
+        }
     meta["model_preprocessing"] = model_preprocessing_layers(model)
     meta["output"] = {
         "shape": [d if d is None else int(d) for d in model.outputs[0].shape],

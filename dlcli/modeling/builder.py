@@ -31,6 +31,7 @@ from typing import Any
 
 from dlcli.errors import ModelBuildError
 from dlcli.modeling import memory
+from dlcli.modeling.inputs import InputShape, named_input_shapes
 from dlcli.modeling.layer_parts import constructor_args, layer_class
 from dlcli.modeling.memory import LayerParams
 from dlcli.modeling.shape_hints import MERGING, shape_hint
@@ -137,7 +138,9 @@ def _backbone_layer(spec: LayerSpec, position: int | None) -> Any:
         raise _error(f"invalid arguments: {_keras_message(exc)}", spec, position=position) from exc
 
 
-def _input_shape(spec: ModelSpec, input_shape: Sequence[int | None] | None) -> tuple:
+def _input_shape(spec: ModelSpec, input_shape: InputShape | None) -> Any:
+    if spec.inputs:
+        return named_input_shapes(spec, input_shape)
     shape = spec.input if spec.input is not None else input_shape
     if shape is None:
         raise ModelBuildError(
@@ -202,9 +205,10 @@ def _call(layer: Any, spec: LayerSpec, position: int, incoming: list[Any]) -> An
 
 
 def build_model(
-    spec: ModelSpec, input_shape: Sequence[int | None] | None = None, *, name: str = "model"
+    spec: ModelSpec, input_shape: InputShape | None = None, *, name: str = "model"
 ) -> Any:
-    """Build the functional ``keras.Model`` for ``spec`` (input: ``spec.input`` or the arg).
+    """Build the functional ``keras.Model`` for ``spec`` (input: ``spec.input`` or the arg;
+    with ``model.inputs``, a shape per input name and a model taking a dict).
 
     A trial build without weights comes first, so a model too large to train here is
     refused (:func:`_check_memory`) before anything is allocated.
@@ -215,9 +219,10 @@ def build_model(
         raise ModelBuildError("the model has no layers", field="model.layers")
     shape = _input_shape(spec, input_shape)
     _check_memory(spec, shape)
-    model_input = _model_input(shape, spec.input_dtype)
+    model_input = _model_inputs(spec, shape)
     final, used = _connect(spec, model_input)
     _check_unused(spec, used)
+    _check_inputs_used(spec, used)
     if final.dense_on_map is not None:
         position, dense_spec, in_shape = final.dense_on_map
         raise _error(
@@ -229,7 +234,7 @@ def build_model(
             hint="add Flatten or GlobalAveragePooling2D before Dense",
         )
     try:
-        model = keras.Model(inputs=model_input, outputs=final.tensor, name=name)
+        model = keras.Model(inputs=_as_model_inputs(model_input), outputs=final.tensor, name=name)
     except Exception as exc:
         raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
     from dlcli.modeling.backbone_weights import load_pretrained
@@ -238,24 +243,38 @@ def build_model(
     return model
 
 
-def _model_input(shape: tuple, dtype: str | None = None) -> Any:
+def _model_input(shape: tuple, dtype: str | None = None, name: str = INPUT) -> Any:
     from dlcli.backend import keras
 
+    where = "model.input" if name == INPUT else f"model.inputs.{name}"
     try:
-        return keras.Input(shape=shape, name=INPUT, dtype=dtype or "float32")
+        return keras.Input(shape=shape, name=name, dtype=dtype or "float32")
     except Exception as exc:
-        raise ModelBuildError(
-            f"invalid input shape: {_keras_message(exc)}", field="model.input"
-        ) from exc
+        raise ModelBuildError(f"invalid input shape: {_keras_message(exc)}", field=where) from exc
+
+
+def _model_inputs(spec: ModelSpec, shape: Any) -> dict[str, Any]:
+    """The Input tensors by name: ``input`` alone, or one per ``model.inputs`` entry."""
+    if not spec.inputs:
+        return {INPUT: _model_input(shape, spec.input_dtype)}
+    return {name: _model_input(shape[name], each.dtype, name) for name, each in spec.inputs.items()}
+
+
+def _as_model_inputs(inputs: dict[str, Any]) -> Any:
+    """What ``keras.Model`` takes: the one tensor, or the dict (so ``x`` is a dict too)."""
+    return inputs[INPUT] if list(inputs) == [INPUT] else inputs
 
 
 def _connect(
-    spec: ModelSpec, model_input: Any, on_layer: Callable[[int, LayerSpec, Any], None] | None = None
+    spec: ModelSpec,
+    model_input: dict[str, Any],
+    on_layer: Callable[[int, LayerSpec, Any], None] | None = None,
 ) -> tuple[_Flow, set[str]]:
-    """Create and call every layer in order; returns the last flow and the names used."""
-    flows: dict[str, _Flow] = {INPUT: _Flow(model_input)}
+    """Create and call every layer in order; returns the last flow and the names used.
+    ``model_input``: the Input tensors by name (``input``, or ``model.inputs``' names)."""
+    flows: dict[str, _Flow] = {name: _Flow(t) for name, t in model_input.items()}
     used: set[str] = set()
-    previous = INPUT
+    previous = next(iter(model_input))
     for position, layer_spec in enumerate(spec.layers, start=1):
         if layer_spec.name in flows:
             raise _error("duplicate layer name", layer_spec, position=position)
@@ -282,7 +301,7 @@ def _connect(
     return flows[previous], used
 
 
-def count_parameters(spec: ModelSpec, shape: tuple) -> list[LayerParams]:
+def count_parameters(spec: ModelSpec, shape: Any) -> list[LayerParams]:
     """Each layer's parameter count, from a trial build whose weights are never allocated.
 
     The layers are created and called on symbolic tensors inside a ``StatelessScope``
@@ -297,7 +316,7 @@ def count_parameters(spec: ModelSpec, shape: tuple) -> list[LayerParams]:
         counts.append(LayerParams(position, layer_spec.name, layer_spec.type, trainable, frozen))
 
     with _weights_deferred(), suppress(ModelBuildError):
-        _connect(spec, _model_input(shape, spec.input_dtype), record)
+        _connect(spec, _model_inputs(spec, shape), record)
     return counts
 
 
@@ -316,7 +335,7 @@ def _weights_deferred() -> Iterator[None]:
         state.set_global_attribute(key, before)
 
 
-def _check_memory(spec: ModelSpec, shape: tuple) -> None:
+def _check_memory(spec: ModelSpec, shape: Any) -> None:
     counts = count_parameters(spec, shape)
     need = memory.training_bytes(counts)
     available = memory.available_bytes()
@@ -347,6 +366,17 @@ def _dense_origin(
         if flow.dense_on_map is not None:
             return flow.dense_on_map
     return None
+
+
+def _check_inputs_used(spec: ModelSpec, used: set[str]) -> None:
+    """Each of ``model.inputs`` must feed some layer (else it takes data for nothing)."""
+    for name in spec.inputs or {}:
+        if name not in used:
+            raise ModelBuildError(
+                f"model input {name!r} is not used by any layer",
+                field=f"model.inputs.{name}",
+                hint=f"name it in a layer's inputs (inputs: [{name}]), or remove it",
+            )
 
 
 def _check_unused(spec: ModelSpec, used: set[str]) -> None:

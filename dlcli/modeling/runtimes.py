@@ -135,8 +135,11 @@ def read_labels_file(path: Path) -> tuple[list[str], dict[str, Any]]:
     return names, prep
 
 
-def as_batch(x: Any) -> np.ndarray:
-    """A float32 batch; raw text (a batch of strings) is passed on as it is."""
+def as_batch(x: Any) -> Any:
+    """A float32 batch; raw text (a batch of strings) is passed on as it is; a dict (a
+    model with several named inputs) has each of its values made so."""
+    if isinstance(x, dict):
+        return {name: as_batch(value) for name, value in x.items()}
     array = np.asarray(x)
     if array.dtype.kind in "OSU":
         return array
@@ -159,10 +162,7 @@ def keras_runner(model: Any) -> Runner:
     """``model(x, training=False)`` in one cached ``tf.function`` (no ``predict`` overhead)."""
     from dlcli.backend import tf
 
-    if len(model.inputs) != 1:
-        raise ModelLoadError(
-            f"the model has {len(model.inputs)} inputs", expected="a model with one input"
-        )
+    named = len(model.inputs) > 1  # several inputs: x is a dict by input name
 
     @tf.function(reduce_retracing=True)
     def call(x: Any) -> Any:
@@ -175,7 +175,11 @@ def keras_runner(model: Any) -> Runner:
             raise ModelLoadError(
                 f"the model has {n_outputs} outputs", expected="a classifier with one output"
             )
-        out = call(tf.convert_to_tensor(as_batch(x)))
+        batch = as_batch(x)
+        if named:
+            out = call({name: tf.convert_to_tensor(v) for name, v in batch.items()})
+        else:
+            out = call(tf.convert_to_tensor(batch))
         return np.asarray(out)
 
     input_shape = tuple(model.inputs[0].shape[1:])

@@ -126,7 +126,7 @@ def iter_scored_batches(
         yield ScoredBatch(paths=batch.paths, probabilities=convert(raw), errors=batch.errors)
 
 
-def _padded(images: np.ndarray, batch_size: int) -> np.ndarray:
+def _padded(images: Any, batch_size: int) -> Any:
     """``images`` with zero rows appended up to ``batch_size``.
 
     Once the model has run on full batches, a short batch (the last one, or one with
@@ -134,6 +134,8 @@ def _padded(images: np.ndarray, batch_size: int) -> np.ndarray:
     compiled Keras function is never traced again and a TFLite interpreter never
     reallocates. The padded rows cost at most one batch of compute and are dropped.
     """
+    if isinstance(images, dict):  # several named inputs: each padded alike
+        return {name: _padded(value, batch_size) for name, value in images.items()}
     out = np.zeros((batch_size, *images.shape[1:]), dtype=images.dtype)
     if images.dtype == object:  # raw text: empty documents, not the number 0
         out[...] = ""

@@ -44,6 +44,11 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     model: dict[str, Any] = {}
     if recipe.model.input is not None:
         model["input"] = list(recipe.model.input)
+    if recipe.model.inputs is not None:
+        model["inputs"] = {
+            name: _plain(each.model_dump(exclude_none=True))
+            for name, each in recipe.model.inputs.items()
+        }
     if recipe.model.input_dtype is not None:
         model["input_dtype"] = recipe.model.input_dtype
     if recipe.model.init_from is not None:

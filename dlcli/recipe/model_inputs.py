@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dlcli.data.kinds import get_kind
 from dlcli.errors import DlcliError, Problem
 from dlcli.recipe.graph import parse_input
 from dlcli.recipe.spec import DataSection, ModelInput
@@ -132,6 +131,8 @@ def with_kind_dtypes(
     """Each input's dtype, when the recipe leaves it out, from the data kind."""
     if not inputs or data is None:
         return inputs
+    from dlcli.data.kinds import get_kind
+
     try:
         dtypes = get_kind(data.kind).input_dtypes(data, _columns(inputs))
     except DlcliError as exc:
@@ -155,3 +156,9 @@ def with_kind_dtypes(
 
 def _columns(inputs: Mapping[str, ModelInput]) -> dict[str, list[str]]:
     return {name: list(spec.columns) for name, spec in inputs.items()}
+
+
+def model_columns(model: Any) -> dict[str, list[str]] | None:
+    """A model spec's ``inputs`` as input name -> the data columns feeding it (None: the
+    model has one input)."""
+    return _columns(model.inputs) if model.inputs else None

@@ -183,9 +183,11 @@ def _inputs_of(model: Any, layer: Any, dataset: Any) -> Any:
     """Batches of what ``layer`` receives: the model input, or the output of the layers
     before it (already adapted, run in inference mode)."""
     features = dataset.map(lambda x, y: x)
-    if any(layer.input is t for t in model.inputs):
-        return features
-    upstream = keras.Model(model.inputs, layer.input)
+    named = isinstance(features.element_spec, dict)  # several inputs: x is a dict by name
+    fed = [t.name for t in model.inputs if layer.input is t]
+    if fed:  # the layer takes a model input itself
+        return features.map(lambda x: x[fed[0]]) if named else features
+    upstream = keras.Model(model.input if named else model.inputs, layer.input)
     return features.map(lambda x: upstream(x, training=False))
 
 

@@ -37,6 +37,8 @@ _ACCURACY = ("accuracy", "acc")
 def as_float(x: Any) -> Any:
     """Image batches arrive as uint8 (a quarter of float32's bytes from the input pipeline);
     the model takes float32 0..255, converted here, inside the compiled step."""
+    if isinstance(x, dict):  # several named inputs (model.inputs)
+        return {name: as_float(value) for name, value in x.items()}
     return tf.cast(x, tf.float32) if x.dtype.is_integer else x
 
 

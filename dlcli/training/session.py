@@ -98,6 +98,7 @@ def open_session(launch: Launch) -> Session:
     """Seed everything, load and check the data, size the steps; no model yet."""
     from dlcli.backend import keras
     from dlcli.data import load_datasets
+    from dlcli.recipe.model_inputs import model_columns
     from dlcli.training import setup
     from dlcli.training.weights import class_weights
 
@@ -109,7 +110,9 @@ def open_session(launch: Launch) -> Session:
     recipe, options = launch.recipe, launch.options
     seed = int(recipe.effective_seed)
     keras.utils.set_random_seed(seed)
-    bundle = load_datasets(recipe.data, seed=seed, strict=options.strict)
+    bundle = load_datasets(
+        recipe.data, seed=seed, strict=options.strict, inputs=model_columns(recipe.model)
+    )
     if target_of(bundle.target).classifies:
         check_class_count(bundle.class_names, recipe.data)
         bundle.class_weight = class_weights(

@@ -38,6 +38,7 @@ class ExportFormat(ABC):
     quantizations: ClassVar[tuple[str, ...]] = (NO_QUANTIZATION,)
     packages: ClassVar[tuple[tuple[str, str], ...]] = ()  # (module to import, pip package)
     takes_strings: ClassVar[bool] = False  # can serve a raw-text (string) model input
+    several_inputs: ClassVar[bool] = False  # can serve a model with several named inputs
 
     @property
     def is_folder(self) -> bool:

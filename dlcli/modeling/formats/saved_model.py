@@ -25,6 +25,7 @@ class SavedModelFormat(ExportFormat):
     name = "saved_model"
     title = "SavedModel"
     takes_strings = True  # TensorFlow's string ops (TextVectorization) run as they are
+    several_inputs = True  # the serving signature takes each named input by its name
     suffix = ""
     aliases = ("savedmodel", "tf_saved_model")
 
@@ -56,13 +57,9 @@ def saved_model_runner(path: Path) -> Runner:
     except Exception as exc:
         raise ModelLoadError(f"cannot load the SavedModel ({exc})", file=path) from exc
     _, kwargs = fn.structured_input_signature
-    if len(kwargs) != 1:
-        raise ModelLoadError(
-            f"the SavedModel signature has {len(kwargs)} inputs",
-            file=path,
-            expected="one input",
-        )
-    ((name, spec),) = kwargs.items()
+    if not kwargs:
+        raise ModelLoadError("the SavedModel signature has no inputs", file=path)
+    name, spec = next(iter(kwargs.items()))
     outputs = fn.structured_outputs
     if len(outputs) != 1:
         raise ModelLoadError(
@@ -72,8 +69,25 @@ def saved_model_runner(path: Path) -> Runner:
         )
     ((out_name, out_spec),) = outputs.items()
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        result = fn(**{name: tf.constant(as_batch(x))})
+    def predict(x: Any) -> np.ndarray:
+        batch = as_batch(x)
+        if isinstance(batch, dict):  # several named inputs, fed by name
+            missing = sorted(set(kwargs) - set(batch))
+            if missing:
+                raise ModelLoadError(
+                    f"no values for the SavedModel's input(s) {missing}",
+                    file=path,
+                    expected=f"inputs {sorted(kwargs)}",
+                )
+            result = fn(**{k: tf.constant(batch[k]) for k in kwargs})
+        elif len(kwargs) != 1:
+            raise ModelLoadError(
+                f"the SavedModel signature has {len(kwargs)} inputs",
+                file=path,
+                expected=f"a value for each of {sorted(kwargs)}",
+            )
+        else:
+            result = fn(**{name: tf.constant(batch)})
         return result[out_name].numpy()
 
     # Keep the loaded object alive as long as the signature is used.
