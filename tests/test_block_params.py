@@ -239,3 +239,21 @@ def test_set_widens_a_shorthand_inside_a_parameterised_block() -> None:
     recipe = load_recipe(RECIPES / "mobilenetv2.yaml", sets)
     relus = [s.args for s in recipe.model.layers if s.name.startswith("residual_1_re_lu")]
     assert relus == [{"max_value": 4.0}, {"max_value": 6.0}]
+
+
+def test_json_schema_describes_parameterised_blocks() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from dlcli.recipe import recipe_json_schema
+
+    schema = recipe_json_schema()
+    for text in (UNET, (RECIPES / "resnet50.yaml").read_text()):
+        jsonschema.validate(yaml.safe_load(text), schema)
+    bad_params = UNET.replace("params: [skip, {filters: 8}]", "params: 3")
+    misspelt = UNET.replace("layers:\n        - UpSampling2D", "layer:\n        - UpSampling2D")
+    typo = UNET.replace("- MaxPooling2D: 2", "- MaxPoling2D: {pool_size: 2}")
+    for bad in (bad_params, misspelt, typo):
+        assert bad != UNET
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(yaml.safe_load(bad), schema)
