@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from report_helpers import IMAGE_CLASSES, IMG_CLASS, SCRIPT_CLASS, image_run, make_report
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -52,9 +56,7 @@ def test_report_renders_offline_in_chromium(report_file: Path, tmp_path: Path) -
     requests: list[str] = []
     dialogs: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
             page = context.new_page()
@@ -64,9 +66,11 @@ def test_report_renders_offline_in_chromium(report_file: Path, tmp_path: Path) -
             page.on("request", lambda r: requests.append(r.url))
             page.route(
                 "**/*",
-                lambda route: route.continue_()
-                if route.request.url.startswith(("file:", "data:"))
-                else route.abort(),
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(("file:", "data:"))
+                    else route.abort()
+                ),
             )
             page.goto(report_file.as_uri(), wait_until="load")
             _check_page(page)
@@ -80,7 +84,7 @@ def test_report_renders_offline_in_chromium(report_file: Path, tmp_path: Path) -
     _check_not_blank(shot)
 
 
-def _check_page(page) -> None:  # noqa: ANN001 - playwright's Page
+def _check_page(page: Page) -> None:
     images = page.evaluate(
         "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
     )
@@ -109,7 +113,7 @@ def _check_page(page) -> None:  # noqa: ANN001 - playwright's Page
     assert page.locator("#gallery .example:visible").count() == unfiltered
 
 
-def _off_diagonal_cell(page):  # noqa: ANN202 - playwright's Locator
+def _off_diagonal_cell(page: Page) -> Locator:
     """A mistake cell with examples (the fixture files pictures under wrong classes)."""
     cells = page.locator("#confusion button.cell")
     for k in range(cells.count()):

@@ -218,7 +218,7 @@ def _maps(page: Page, loaded: LoadedModel, scored: Scored) -> None:
     x = scored.inputs([item.chosen.index])
     if x.dtype.kind not in "fiu":
         page.maps_note = (
-            "No feature maps: this model reads text; `dlcli inspect RUN --activations TEXT` "
+            "No feature maps: this model reads text; dlcli inspect RUN --activations TEXT "
             "shows what each layer does with a document."
         )
         return
