@@ -90,6 +90,25 @@ def test_a_bad_value_is_reported_at_the_use_naming_the_block_line(tmp_path, caps
     ]
 
 
+def test_a_bad_default_names_the_use_the_block_line_and_the_default(tmp_path, capsys) -> None:
+    block = """\
+    conv:
+      params: {filters: true}
+      layers:
+        - Conv2D: {filters: "${filters}", kernel_size: 1}
+  layers:
+    - conv
+"""
+    code, p, lines = _validate(tmp_path, block, capsys, "--no-build")
+    assert code == 2
+    assert lines == [
+        f"{p}:10:7: model.layers[0].conv: Conv2D argument 'filters' is not a true/false switch; "
+        "received: True (see `dlcli layers Conv2D`; block 'conv' puts ${filters} into "
+        f"model.blocks.conv.layers[0].Conv2D.filters at {p}:8:29; 'filters' is its default, "
+        f"declared at {p}:6:25)"
+    ]
+
+
 def test_a_value_keras_refuses_names_the_block_layer_and_the_use(tmp_path, capsys) -> None:
     code, p, lines = _validate(tmp_path, TYPED + "    - conv: {filters: -3}\n", capsys)
     assert code == 2

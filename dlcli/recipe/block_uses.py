@@ -108,10 +108,10 @@ def _block_place(
     """``block 'b' puts ${x} into <field> at <file:line:col>`` (+ where a default is)."""
     refs = ", ".join(f"${{{n}}}" for n in names) or "this use's values"
     text = f"block {defn.name!r} puts {refs} into {place}"
-    defaults = [n for n in names if n not in use.values and defn.params]
-    if defaults and defn.params:
-        param = defn.params[defaults[0]]
-        text += f"; {defaults[0]!r} is its default, declared at {where_text(parser, param.path)}"
+    defaulted = [defn.params[n] for n in names if n not in use.values and defn.params]
+    if defaulted:  # the use did not give it: the value to fix is the default
+        where = where_text(parser, defaulted[0].path)
+        text += f"; {defaulted[0].name!r} is its default, declared at {where}"
     return text
 
 
