@@ -451,3 +451,78 @@ def test_class_weight_mistakes(tmp_path: Path) -> None:
     )
     with pytest.raises(RecipeError, match="class_weight weighs classes"):
         load_recipe(recipe)
+
+
+def test_export_carries_the_target_and_predicts_in_data_units(tmp_path: Path) -> None:
+    from dlcli.commands.predict import run_predict
+    from dlcli.export.engine import export_model
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 2))
+    y = x @ [30.0, -10.0] + 200.0
+    table = _table(tmp_path / "t.csv", ["a", "b", "y"], np.column_stack([x, y]).tolist())
+    data = {
+        "kind": "csv",
+        "train": str(table),
+        "label": "y",
+        "target": {"type": "regression", "standardize": True},
+    }
+    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=[{"Dense": 1}], epochs=2)
+    run = tmp_path / "run"
+    train(load_recipe(recipe), TrainOptions(out=run))
+    result = export_model(run, "saved_model", out=tmp_path / "exported")
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["target"] == json.loads((run / "labels.json").read_text())["target"]
+    outs = {}
+    for name, model in (("keras", run), ("export", tmp_path / "exported")):
+        out = tmp_path / f"{name}.csv"
+        assert run_predict(model=model, sources=[str(table)], out=out) == 0
+        with open(out, newline="", encoding="utf-8") as fh:
+            outs[name] = np.asarray([float(r["y"]) for r in csv.DictReader(fh)])
+    np.testing.assert_allclose(outs["export"], outs["keras"], rtol=1e-4)
+    target = meta["target"]
+    raw = _keras_predict(run, x)[:, 0] * target["std"][0] + target["mean"][0]
+    np.testing.assert_allclose(outs["keras"], raw, rtol=1e-4)
+
+
+def test_schema_takes_targets_loss_arguments_and_weights() -> None:
+    import jsonschema
+
+    from dlcli.recipe.jsonschema import recipe_json_schema
+
+    schema = recipe_json_schema()
+    doc = {
+        "name": "x",
+        "data": {
+            "kind": "csv",
+            "train": "a.csv",
+            "label": ["u", "v"],
+            "target": "regression",
+            "sample_weight": "w",
+        },
+        "model": {"layers": [{"Dense": 2}]},
+        "train": {"loss": {"name": "huber", "delta": 2.0}, "class_weight": "balanced"},
+    }
+    jsonschema.validate(doc, schema)
+    doc["data"]["target"] = {"type": "multi_label", "threshold": 0.3}
+    jsonschema.validate(doc, schema)
+    doc["data"]["target"] = "regresion"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def test_class_weight_applies_to_image_folders(tmp_path: Path) -> None:
+    from conftest import make_image_folder
+
+    from tests.train_helpers import image_data
+
+    root = make_image_folder(tmp_path / "imgs", classes=("many",), per_class=9)
+    make_image_folder(root, classes=("few",), per_class=3, seed=3)
+    recipe = write_recipe(
+        tmp_path / "r.yaml", data=image_data(root), epochs=1, class_weight={"few": 3.0}
+    )
+    events: list = []
+    result = train(load_recipe(recipe), TrainOptions(out=tmp_path / "run"), on_event=events.append)
+    assert result.epochs_run == 1
+    texts = [getattr(e, "text", "") for e in events]
+    assert "class weights in the training loss: few 3, many 1" in texts

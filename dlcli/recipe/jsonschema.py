@@ -139,6 +139,13 @@ def _data_section(kind: Any, block_entry: dict[str, Any]) -> dict[str, Any]:
             else [{"type": "string"}],
             "description": "path, relative to the recipe file",
         }
+    if "target" in data["properties"]:  # a target's name alone, or a mapping with type
+        from dlcli.targets import target_names
+
+        data["properties"]["target"] = {
+            "anyOf": [{"type": "string", "enum": target_names()}, data["properties"]["target"]],
+            "default": "class",
+        }
     if kind.name != DEFAULT_KIND:
         data["required"] = sorted({*data.get("required", []), "kind"})
     return data
@@ -161,6 +168,20 @@ def recipe_json_schema() -> dict[str, Any]:
             },
         ],
         "default": "adam",
+    }
+    train["properties"].pop("loss_args", None)  # written beside the loss's name
+    train["properties"]["loss"] = {
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string"}},
+                "required": ["name"],
+                "additionalProperties": True,
+                "description": "name plus the loss's Keras arguments, e.g. label_smoothing",
+            },
+        ],
+        "default": "sparse_categorical_crossentropy",
     }
     train["properties"]["stages"] = stages_json_schema(
         train["properties"]["optimizer"], train["properties"]["lr_schedule"]
