@@ -49,3 +49,23 @@ def test_every_cell_gets_examples_up_to_its_limit() -> None:
         (4, "cell"),
         (0, "cell"),
     ]
+
+
+def test_a_large_confusion_matrix_shows_the_most_confused_classes() -> None:
+    from dlcli.report.page import confusion_view
+
+    m = np.array(
+        [
+            [9, 0, 0, 1],  # class 0: 1 mistake out, 0 in
+            [0, 5, 3, 0],  # class 1: 3 out, 2 in (from class 3)
+            [0, 0, 7, 0],  # class 2: 0 out, 3 in
+            [0, 2, 0, 8],  # class 3: 2 out, 1 in
+        ]
+    )
+    view = confusion_view(m, limit=2)
+    # Mistakes in and out: 1, 5, 3, 3. Class 1, then 2 (ties with 3: the lower index).
+    assert view.shown == [1, 2] and view.total_classes == 4
+    cell = view.rows[0][1]  # true 1, predicted 2
+    assert (cell.true, cell.predicted, cell.count) == (1, 2, 3)
+    assert cell.fraction == 3 / 8  # of all of class 1, not of the cells shown
+    assert [[c.count for c in row] for row in confusion_view(m).rows] == m.tolist()

@@ -26,7 +26,7 @@ from dlcli.report.page import (
     Page,
     ScoredView,
     ScoreRow,
-    confusion_cells,
+    confusion_view,
     render,
 )
 from dlcli.report.run_files import RunFiles, read_run
@@ -171,7 +171,7 @@ def _scored_sections(page: Page, scored: Scored) -> None:
         ScoreRow(f"{key} average", v["precision"], v["recall"], v["f1"], int(v["support"]))
         for key, v in scored.averages.items()
     ]
-    page.confusion = confusion_cells(scored.matrix.tolist())
+    page.confusion = confusion_view(scored.matrix)
 
 
 def _gallery(page: Page, loaded: LoadedModel, scored: Scored, options: ReportOptions) -> Gallery:

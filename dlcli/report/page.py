@@ -14,11 +14,14 @@ import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 
+import numpy as np
+
 from dlcli.report.figures import MapLayers
 from dlcli.report.gallery import Gallery, GalleryItem
 from dlcli.report.images import Picture
 
 TEMPLATE = "report.html.j2"
+MAX_MATRIX_CLASSES = 40  # a larger matrix is a wall of zeros: the classes most confused
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("recipe", "Recipe"),
     ("data", "Data"),
@@ -74,8 +77,20 @@ class ScoreRow:
 
 @dataclass(frozen=True)
 class Cell:
+    true: int  # class indices into Page.class_names
+    predicted: int
     count: int
     fraction: float  # of the true class (the row)
+
+
+@dataclass
+class Confusion:
+    """The confusion matrix as shown: every class, or the ``MAX_MATRIX_CLASSES`` with the
+    most mistakes (``shown`` indices, in class order) when there are more."""
+
+    shown: list[int]
+    rows: list[list[Cell]]
+    total_classes: int
 
 
 @dataclass(frozen=True)
@@ -116,7 +131,7 @@ class Page:
     class_names: list[str] = field(default_factory=list)
     per_class: list[ScoreRow] = field(default_factory=list)
     averages: list[ScoreRow] = field(default_factory=list)
-    confusion: list[list[Cell]] = field(default_factory=list)
+    confusion: Confusion | None = None
     gallery: Gallery | None = None
     groups: list[GalleryGroup] = field(default_factory=list)
     input_noun: str = "data"
@@ -128,12 +143,20 @@ class Page:
     sections: tuple[tuple[str, str], ...] = SECTIONS
 
 
-def confusion_cells(matrix: list[list[int]]) -> list[list[Cell]]:
-    cells = []
-    for row in matrix:
-        total = sum(row)
-        cells.append([Cell(int(n), n / total if total else 0.0) for n in row])
-    return cells
+def confusion_view(matrix: np.ndarray, limit: int = MAX_MATRIX_CLASSES) -> Confusion:
+    """Cells of ``matrix`` (rows: true, columns: predicted), shaded by the row's total."""
+    m = np.asarray(matrix, dtype=np.int64)
+    n = len(m)
+    shown = list(range(n))
+    if n > limit:
+        mistakes = m.sum(axis=0) + m.sum(axis=1) - 2 * np.diag(m)
+        shown = sorted(int(i) for i in np.argsort(-mistakes, kind="stable")[:limit])
+    totals = m.sum(axis=1)
+    rows = [
+        [Cell(t, p, int(m[t, p]), float(m[t, p] / totals[t]) if totals[t] else 0.0) for p in shown]
+        for t in shown
+    ]
+    return Confusion(shown, rows, n)
 
 
 def _package_text(name: str) -> str:
