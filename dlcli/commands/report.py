@@ -33,7 +33,9 @@ HELP = "\n\n".join(
 def register(app: typer.Typer) -> None:
     @app.command("report", help=HELP)
     def report(
-        run: Path = typer.Argument(..., help="Run directory (written by dlcli train)."),
+        run: Path = typer.Argument(
+            ..., metavar="RUN", help="Run directory (written by dlcli train)."
+        ),
         out: Path | None = typer.Option(
             None, "--out", "-o", help="HTML file to write (default: RUN/report.html)."
         ),
