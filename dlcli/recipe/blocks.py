@@ -122,11 +122,9 @@ def _parse_block(
             received=body,
         )
         return None
-    placeholders = _check_refs(parser, name, params, body, layers_path)
-    if placeholders is None:
-        return None
+    refs_ok, placeholders = _check_refs(parser, name, params, body, layers_path)
     entries = _definition_entries(parser, body, layers_path, placeholders, all_blocks)
-    if entries is None or not _refs_ok(parser, entries):
+    if entries is None or not _refs_ok(parser, entries) or not refs_ok:
         return None
     return BlockDef(name, bpath, layers_path, body, params, entries, local_names(entries))
 
@@ -180,9 +178,9 @@ def _check_refs(
     params: dict[str, Param] | None,
     body: list[Any],
     layers_path: KeyPath,
-) -> set[str] | None:
-    """Every ``${x}`` names a declared parameter and every parameter is used; the field
-    paths holding a ``${...}`` (their checks wait for a use), or None on a problem."""
+) -> tuple[bool, set[str]]:
+    """Every ``${x}`` names a declared parameter and every parameter is used (the bool);
+    the field paths holding a ``${...}``, whose value checks wait for a use."""
     ok = True
     used: set[str] = set()
     spots: set[str] = set()
@@ -191,11 +189,11 @@ def _check_refs(
             parser.problem(spot.path, spot.why, key=spot.key, received=spot.received)
             ok = False
         for found in scan(raw_entry, (*layers_path, i)):
+            spots.add(format_path(found.path))
             if isinstance(found, BadSpot):
                 parser.problem(found.path, found.why, key=found.key, received=found.received)
                 ok = False
                 continue
-            spots.add(format_path(found.path))
             used.add(found.name)
             if params is None or found.name not in params:
                 ok = False
@@ -209,7 +207,7 @@ def _check_refs(
                 hint=f"use it as ${{{param.name}}} in a layer's arguments, or remove it",
             )
             ok = False
-    return spots if ok else None
+    return ok, spots
 
 
 def _unknown_ref(
