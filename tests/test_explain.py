@@ -411,7 +411,7 @@ def audio_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_sound_model_heat_map_lies_over_its_spectrogram(audio_run: Path, tmp_path: Path) -> None:
-    import soundfile as sf
+    from test_audio_kind import _oracle_waveform
 
     clip = sorted((audio_run.parent / "train" / "hum").glob("*.wav"))[0]
     out = tmp_path / "out"
@@ -421,8 +421,7 @@ def test_sound_model_heat_map_lies_over_its_spectrogram(audio_run: Path, tmp_pat
     mel, log, norm, reshape, conv, gap, dense = (
         la for la in model.layers if not isinstance(la, keras.layers.InputLayer)
     )
-    wave, _ = sf.read(clip, dtype="float32")
-    wave = np.pad(wave, (0, max(0, model.inputs[0].shape[1] - len(wave))))[None]
+    wave = _oracle_waveform(clip)[None]  # soundfile, padded or center-cropped
     spec = np.asarray(mel(wave))
     assert heat.shape == spec.shape[1:] and heat.shape[0] == 16  # mel bins x frames
     record = json.loads((out / "explanations.json").read_text())[0]
@@ -433,3 +432,56 @@ def test_sound_model_heat_map_lies_over_its_spectrogram(audio_run: Path, tmp_pat
     assert np.abs(heat - cam[0]).max() < 1e-4
     with Image.open(out / f"{clip.stem}.png") as png:
         assert np.asarray(png.convert("RGB")).std() > 10
+
+
+def test_raw_waveform_model_gets_its_time_map_over_a_spectrogram(tmp_path: Path) -> None:
+    import yaml
+    from test_audio_kind import RATE, SAMPLES, _oracle_waveform, write_folders
+
+    write_folders(tmp_path / "train", 4, seed=0)
+    layers = [
+        {"Reshape": {"target_shape": [SAMPLES, 1]}},
+        {"Conv1D": {"filters": 4, "kernel_size": 9, "strides": 4, "activation": "relu"}},
+        "GlobalAveragePooling1D",
+        {"Dense": {"units": 2, "activation": "softmax"}},
+    ]
+    doc = {
+        "name": "tiny_wave",
+        "seed": 5,
+        "data": {
+            "kind": "audio",
+            "train": str(tmp_path / "train"),
+            "validation_split": 0.25,
+            "sample_rate": RATE,
+            "duration": SAMPLES / RATE,
+            "batch_size": 4,
+        },
+        "model": {"layers": layers},
+        "train": {"epochs": 1, "optimizer": {"name": "adam", "learning_rate": 0.01}},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    assert main(["train", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    clip = sorted((tmp_path / "train" / "whistle").glob("*.wav"))[0]
+    out = tmp_path / "out"
+    assert main(["explain", str(tmp_path / "run"), str(clip), "--out", str(out)]) == 0
+    heat = np.load(out / f"{clip.stem}.npy")
+    assert heat.ndim == 2 and np.allclose(heat, heat[:1])  # one value per frame, every bin
+
+    model = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    reshape, conv, gap, dense = (
+        la for la in model.layers if not isinstance(la, keras.layers.InputLayer)
+    )
+    wave = _oracle_waveform(clip)[None]  # soundfile, padded or center-cropped
+    record = json.loads((out / "explanations.json").read_text())[0]
+    names = json.loads((tmp_path / "run" / "labels.json").read_text())["class_names"]
+    c = names.index(record["explained"])
+    a = conv(reshape(wave))
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        score = (tf.matmul(gap(a), dense.kernel) + dense.bias)[0, c]
+    weights = tape.gradient(score, a).numpy().mean(axis=1)
+    cam = np.maximum(np.einsum("ntk,nk->nt", a.numpy(), weights), 0.0)
+    frames = heat.shape[1]
+    cam = tf.image.resize(cam[:, None, :, None], (1, frames), method="bilinear").numpy()[0, 0, :, 0]
+    assert np.abs(heat[0] - cam / cam.max()).max() < 1e-5
+    assert record["layer"] == conv.name

@@ -15,7 +15,8 @@ HELP = "\n\n".join(
     [
         "Show why a model predicts what it does: a heat map over each input image "
         "(Grad-CAM, saliency or integrated gradients), over the spectrogram of a sound "
-        "model, or a score per token of a text model.",
+        "model (its own spectrogram layer's, or for a raw-waveform model one computed for "
+        "the picture, heat over time), or a score per token of a text model.",
         "MODEL is a run directory (its best.keras; --final: model.keras) or a .keras file, as "
         "for `dlcli predict`. INPUT: files, folders and glob patterns, read as the model's "
         "data kind reads them (the run's image size and colour mode, sample rate, text "

@@ -18,6 +18,18 @@ import numpy as np
 from dlcli.backend import tf
 from dlcli.explain.targets import Fn, gradcam_cut, score_head
 
+__all__ = [
+    "gradcam",
+    "gradcam_raw",
+    "input_gradients",
+    "integrated_gradients",
+    "integrated_gradients_attributions",
+    "normalise",
+    "resize_maps",
+    "saliency",
+    "score_head",
+]
+
 IG_CHUNK = 64  # interpolated inputs per forward pass
 
 
@@ -46,7 +58,7 @@ def normalise(maps: np.ndarray) -> np.ndarray:
     return (maps / safe).astype(np.float32)
 
 
-def _resize(maps: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+def resize_maps(maps: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """``N x h x w`` (or ``N x t``) maps bilinearly resized to ``size`` (half-pixel centres)."""
     if tuple(maps.shape[1:]) == tuple(size):
         return maps
@@ -94,7 +106,7 @@ def gradcam(
     """
     x = np.asarray(x, dtype=np.float32)
     cam, _ = gradcam_raw(model, x, class_index, layer)
-    return normalise(_resize(cam, tuple(x.shape[1:3])))
+    return normalise(resize_maps(cam, tuple(x.shape[1:3])))
 
 
 def input_gradients(scores: Fn, x: np.ndarray, idx: np.ndarray) -> np.ndarray:

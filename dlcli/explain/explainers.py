@@ -4,7 +4,7 @@ An :class:`Explainer` claims the models it can explain (a tokeniser: tokens; a s
 layer: the spectrogram; an image input: the pixels), names the methods it offers and its
 default, and turns a batch of model-ready inputs into :class:`Attribution` records.
 Explainers added with :func:`register_explainer` are tried first, then the built-in ones
-(tokens, spectrogram, image, in that order).
+(tokens, spectrogram, waveform, image, in that order).
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ class ImageExplainer(Explainer):
 def _load_builtins() -> list[type[Explainer]]:
     from dlcli.explain.spectrogram import SpectrogramExplainer
     from dlcli.explain.tokens import TokenExplainer
+    from dlcli.explain.waveform import WaveformExplainer
 
-    return [TokenExplainer, SpectrogramExplainer, ImageExplainer]
+    return [TokenExplainer, SpectrogramExplainer, WaveformExplainer, ImageExplainer]
 
 
 _REGISTERED: list[type[Explainer]] = []
