@@ -185,3 +185,20 @@ def test_unquoted_reference_in_a_flow_mapping_gets_a_hint(tmp_path, capsys) -> N
     assert lines[0].endswith(
         '(inside [...] or {...}, quote a block parameter: {filters: "${filters}"})'
     )
+
+
+def test_every_problem_of_a_block_is_listed_at_once(tmp_path, capsys) -> None:
+    block = """\
+    conv:
+      params: {filters: 8}
+      layers:
+        - Conv2D: {filters: "${filtres}", kernel_size: 1}
+        - Dens: 3
+  layers:
+    - conv
+"""
+    code, p, lines = _validate(tmp_path, block, capsys, "--no-build")
+    assert code == 2
+    assert [line.split(": ", 2)[0] for line in lines] == [f"{p}:6:16", f"{p}:8:29", f"{p}:9:11"]
+    assert "never used" in lines[0] and "did you mean 'filters'?" in lines[1]
+    assert "unknown layer 'Dens'" in lines[2]
