@@ -159,6 +159,11 @@ def test_an_outside_layer_parameter_is_checked_where_the_block_is_used(tmp_path,
             "8:40: model.blocks.b.layers[0].Dense.name: a layer name inside a block cannot "
             "come from a parameter",
         ),
+        (  # substitution is one pass: a value given at a use is taken as it is
+            "    b:\n      params: {n: 2}\n      layers:\n        - Dense: {units: '${n}'}\n",
+            "    - b: {n: '${m}'}\n",
+            "10:14: model.layers[0].b.n: a value given to a block cannot use '${...}'",
+        ),
         (  # ${...} outside a block is a mistake, not a string
             "    b: [Dense: 2]\n",
             "    - Dense: {units: '${n}'}\n",
