@@ -29,6 +29,7 @@ from dlcli.errors import DlcliError
 
 # Order here is the order of `dlcli --help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "init",
     "train",
     "tune",
     "evaluate",
