@@ -485,3 +485,35 @@ def test_raw_waveform_model_gets_its_time_map_over_a_spectrogram(tmp_path: Path)
     cam = tf.image.resize(cam[:, None, :, None], (1, frames), method="bilinear").numpy()[0, 0, :, 0]
     assert np.abs(heat[0] - cam / cam.max()).max() < 1e-5
     assert record["layer"] == conv.name
+
+
+def test_gradcam_looks_inside_a_backbone_at_its_last_feature_maps() -> None:
+    from dlcli.explain import gradcam
+    from dlcli.explain.targets import gradcam_cut
+    from dlcli.modeling.backbones import Backbone
+
+    keras.utils.set_random_seed(8)
+    backbone = Backbone("MobileNetV2", pooling="avg", options={"alpha": 0.35}, name="backbone")
+    dense = keras.layers.Dense(4, activation="softmax")
+    inputs = keras.Input((96, 96, 3))
+    model = keras.Model(inputs, dense(backbone(inputs)))
+    assert gradcam_cut(model, None).name == "backbone/out_relu"  # not the pooled vector
+    x = np.random.default_rng(9).uniform(0, 255, size=(2, 96, 96, 3)).astype(np.float32)
+    app = backbone.application
+    maps = keras.Model(app.inputs[0], app.get_layer("out_relu").output)
+    a = tf.convert_to_tensor(maps(backbone.preprocessing(x)))
+    assert a.shape[1:3] == (3, 3)
+
+    def hand(c: int) -> np.ndarray:
+        with tf.GradientTape() as tape:
+            tape.watch(a)
+            pooled = tf.reduce_mean(a, axis=(1, 2))  # the application's average pooling
+            score = tf.reduce_sum((tf.matmul(pooled, dense.kernel) + dense.bias)[:, c])
+        weights = tape.gradient(score, a).numpy().mean(axis=(1, 2))
+        cam = np.maximum(np.einsum("nhwk,nk->nhw", a.numpy(), weights), 0.0)
+        return tf.image.resize(cam[..., None], (96, 96), method="bilinear").numpy()[..., 0]
+
+    cams = {c: hand(c) for c in range(4)}
+    c = next(c for c, cam in cams.items() if cam.reshape(2, -1).max(axis=1).min() > 0)
+    want = cams[c] / cams[c].reshape(2, -1).max(axis=1)[:, None, None]
+    assert np.abs(gradcam(model, x, c) - want).max() < 1e-5
