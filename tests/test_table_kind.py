@@ -232,3 +232,44 @@ def test_guessed_column_types(tmp_path: Path) -> None:
         "photo": "image",
         "clip": "audio",
     }
+
+
+def test_regression_target_and_sample_weight_columns(tmp_path: Path, capsys) -> None:
+    """The label column goes to the target registry (regression here); the sample weight
+    column is not a feature."""
+    from dlcli.backend import keras
+
+    rng = np.random.default_rng(2)
+    lines = ["size,city,weight,price"]
+    feats, prices = [], []
+    for i in range(24):
+        size, city = float(rng.normal()), ["oslo", "rome"][i % 2]
+        price = 3 * size + (2 if city == "rome" else 0)
+        lines.append(f"{size:.4f},{city},1,{price:.4f}")
+        feats.append([round(size, 4), float(city == "oslo"), float(city == "rome")])
+        prices.append(price)
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    recipe = recipe_file(
+        tmp_path,
+        "data: {kind: table, train: t.csv, label: price, target: regression, "
+        "sample_weight: weight, batch_size: 8}",
+        "model: {layers: [{Dense: {units: 1}}]}\ntrain: {epochs: 1, loss: mse, metrics: [mae]}\n",
+    )
+    run = tmp_path / "run"
+    assert main(["train", str(recipe), "--out", str(run), "--quiet"]) == 0
+    labels = json.loads((run / "labels.json").read_text())
+    assert [c["name"] for c in labels["columns"]] == ["size", "city"]
+    assert labels["target"]["type"] == "regression"
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(tmp_path / "t.csv"), "--out", str(out)]) == 0
+    got = np.asarray([float(r["price"]) for r in csv.DictReader(out.open())])
+    model = keras.saving.load_model(run / "best.keras")
+    np.testing.assert_allclose(
+        got, np.asarray(model(np.asarray(feats, np.float32)))[:, 0], atol=1e-4
+    )
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "t.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mae"] == pytest.approx(
+        float(np.mean(np.abs(got - np.asarray(prices)))), rel=1e-3
+    )

@@ -134,22 +134,25 @@ def guess_type(name: str, values: Sequence[str]) -> ColumnSpec:
     return ColumnSpec(name, "category", f"{distinct} distinct values")
 
 
-def find_label(header: Sequence[str], label: str | None, path: Path) -> str:
-    """The label column: ``label`` when given, else the first of :data:`LABEL_NAMES`."""
+def find_labels(header: Sequence[str], label: str | list[str] | None, path: Path) -> list[str]:
+    """The label column(s): ``label`` when given (one name or a list), else the first
+    column named one of :data:`LABEL_NAMES`."""
     if label is not None:
-        if label not in header:
+        names = [label] if isinstance(label, str) else list(label)
+        missing = [n for n in names if n not in header]
+        if missing:
             raise DataError(
-                f"label column {label!r} not in the table",
+                f"label column(s) not in the table: {missing}",
                 file=path,
                 line=1,
                 field="data.label",
-                expected=f"one of the columns: {list(header)}",
+                expected=f"columns of the table: {list(header)}",
             )
-        return label
+        return names
     lower = {h.lower(): h for h in header}
     for name in LABEL_NAMES:
         if name in lower:
-            return lower[name]
+            return [lower[name]]
     raise DataError(
         "no label column",
         file=path,
@@ -160,38 +163,60 @@ def find_label(header: Sequence[str], label: str | None, path: Path) -> str:
     )
 
 
+def reserved_columns(section: Any, table: Table) -> list[str]:
+    """The columns that are not features: the label column(s) and ``sample_weight``."""
+    names = find_labels(table.header, section.label, table.path)
+    weight = getattr(section, "sample_weight", None)
+    if weight is not None and weight not in table.header:
+        raise DataError(
+            f"sample_weight column {weight!r} not in the table",
+            file=table.path,
+            line=1,
+            field="data.sample_weight",
+            expected=f"a column of the table: {table.header}",
+        )
+    return names + ([weight] if weight else [])
+
+
 def infer_columns(
-    path: str | Path, label: str | None = None, *, table: Table | None = None
+    path: str | Path,
+    label: str | list[str] | None = None,
+    *,
+    table: Table | None = None,
+    reserved: Sequence[str] = (),
 ) -> list[ColumnSpec]:
-    """Every column but the label, with its guessed type (from the first rows)."""
+    """Every column but the label(s) and ``reserved`` ones, with its guessed type and why
+    (from the first :data:`SAMPLE_ROWS` rows). ``label`` None: found by name."""
     table = table or read_table(path, limit=SAMPLE_ROWS)
-    target = find_label(table.header, label, table.path)
+    skip = set(find_labels(table.header, label, table.path)) | set(reserved)
     specs = []
     for j, name in enumerate(table.header):
-        if name != target:
+        if name not in skip:
             specs.append(guess_type(name, [row[j] for row in table.rows[:SAMPLE_ROWS]]))
     return specs
 
 
-def chosen_columns(section: Any, table: Table, label: str) -> tuple[list[ColumnSpec], list[str]]:
+def chosen_columns(section: Any, table: Table) -> tuple[list[ColumnSpec], list[str]]:
     """The feature columns (``data.columns``, else guessed) and notes on the guesses."""
+    reserved = reserved_columns(section, table)
     if section.columns is None:
-        specs = infer_columns(table.path, label, table=table)
+        specs = infer_columns(table.path, section.label, table=table, reserved=reserved)
         notes = [f"{s.name}: {s.type} ({s.why})" for s in specs]
         return [s for s in specs if s.type != "ignore"], [
             "table columns guessed (set data.columns to choose): " + "; ".join(notes)
         ]
     specs = []
+    features = [h for h in table.header if h not in reserved]
     for name, value in section.columns.items():
         options = value if isinstance(value, ColumnOptions) else ColumnOptions(type=value)
-        if name not in table.header or name == label:
+        if name not in features:
+            what = "a label or weight column" if name in reserved else "a column not in the table"
             raise DataError(
-                f"data.columns names {'the label column' if name == label else 'a column'} "
-                f"{name!r}" + ("" if name == label else " that the table does not have"),
+                f"data.columns names {what}: {name!r}",
                 file=table.path,
                 line=1,
                 field=f"data.columns.{name}",
-                expected=f"feature columns of the table: {[h for h in table.header if h != label]}",
+                expected=f"feature columns of the table: {features}",
             )
         if options.type != "ignore":
             specs.append(ColumnSpec(name, options.type, "data.columns", options.encode))
@@ -202,8 +227,7 @@ def section_types(section: Any, inputs: dict[str, list[str]] | None) -> dict[str
     """Each model input's dtype from the column types (declared, or guessed from the
     first rows): cheap enough for every recipe load, and no NumPy."""
     table = read_table(section.train, limit=SAMPLE_ROWS)
-    label = find_label(table.header, section.label, table.path)
-    specs, _ = chosen_columns(section, table, label)
+    specs, _ = chosen_columns(section, table)
     columns = [TableColumn(name=s.name, type=s.type) for s in specs]  # type: ignore[arg-type]
     by_name = {c.name: c for c in columns}
     groups = inputs if inputs is not None else {"input": list(by_name)}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.audio_read import AudioFormat
-from dlcli.data.bundle import DataBundle, DataNote, stratified_split
+from dlcli.data.bundle import DataBundle, DataNote
 from dlcli.data.cache import plan_cache
 from dlcli.data.kinds.table_kind import TablePreprocessing
 from dlcli.data.streaming import PixelBank, SkipLog
@@ -25,12 +25,13 @@ from dlcli.data.table_columns import (
     ColumnSpec,
     TableColumn,
     chosen_columns,
-    find_label,
+    find_labels,
 )
 from dlcli.data.table_encode import EncodedRows, Group, encode_rows, make_groups
 from dlcli.data.table_read import Table, read_table
 from dlcli.data.table_stream import TableRows, TableSplit
 from dlcli.errors import DataError
+from dlcli.targets import TargetColumns
 
 SIZE_SAMPLE = 200  # image headers read to choose an image column's size
 
@@ -103,19 +104,18 @@ def _infer_size(table: Table, j: int, name: str, notes: list[DataNote]) -> tuple
     return size
 
 
-def load_table_bundle(
-    section: Any, *, seed: int, strict: bool, inputs: dict[str, list[str]] | None
-) -> DataBundle:
-    table = read_table(section.train)
-    label = find_label(table.header, section.label, table.path)
-    specs, guessed = chosen_columns(section, table, label)
-    notes = [DataNote(text) for text in guessed]
-    columns = [settle_column(section, spec, table, notes) for spec in specs]
-    if not columns:
-        raise DataError(
-            "no feature columns", file=table.path, line=1, expected="a column besides the label"
-        )
-    groups = make_groups(columns, inputs, table.path)
+def _labels(section: Any, table: Table, rows: list[int], labels: list[str]) -> TargetColumns:
+    """The label cells of the kept ``rows`` of ``table``, for the target to read."""
+    return TargetColumns.from_rows(
+        table.path,
+        table.header,
+        [table.rows[i] for i in rows],
+        [table.numbers[i] for i in rows],
+        labels,
+    )
+
+
+def _check_augment(section: Any, groups: list[Group]) -> None:
     if section.augment and (len(groups) > 1 or groups[0].feed != "image"):
         raise DataError(
             "data.augment applies to a model with one image input",
@@ -123,49 +123,73 @@ def load_table_bundle(
             hint="put the Random* layers inside the model, after its image input "
             "(they are active in training only)",
         )
-    train = encode_rows(table, groups, label, strict_files=strict)
+
+
+def load_table_bundle(
+    section: Any, *, seed: int, strict: bool, inputs: dict[str, list[str]] | None
+) -> DataBundle:
+    from dlcli.targets import target_of
+    from dlcli.targets.reading import encode_target, fit_target, read_weights
+
+    table = read_table(section.train)
+    labels = find_labels(table.header, section.label, table.path)
+    specs, guessed = chosen_columns(section, table)
+    notes = [DataNote(text) for text in guessed]
+    columns = [settle_column(section, spec, table, notes) for spec in specs]
+    if not columns:
+        raise DataError(
+            "no feature columns", file=table.path, line=1, expected="a column besides the label"
+        )
+    groups = make_groups(columns, inputs, table.path)
+    _check_augment(section, groups)
+    train = encode_rows(table, groups, None, strict_files=strict)
     if not len(train):
         raise DataError("no usable training rows", file=table.path, received=train.skipped[:3])
-    class_names = class_order(set(train.labels))
+    split = section.validation_split
+    fitted = fit_target(
+        section.target,
+        _labels(section, table, train.rows, labels),
+        table.path,
+        split=split,
+        seed=seed,
+    )
+    weights = None
+    if section.sample_weight:
+        weights = read_weights(_labels(section, table, train.rows, [section.sample_weight]))
     val = None
+    vy = None
     if section.validation is not None:
-        val = encode_rows(read_table(section.validation), groups, label, strict_files=strict)
-        unknown = sorted(set(val.labels) - set(class_names))
-        if unknown:
-            raise DataError(
-                f"validation labels not seen in training: {unknown}",
-                file=section.validation,
-                field=f"data.label ({label})",
-                expected=f"labels of {section.train}: {class_names}",
-            )
-    rows, notes2 = _table_rows(section, groups, [train] + ([val] if val else []))
-    notes += notes2
-    index = {c: i for i, c in enumerate(class_names)}
-    y = np.asarray([index[v] for v in train.labels], dtype=np.int64)
-    train_split = TableSplit(rows, np.arange(len(train)), y)
+        vtable = read_table(section.validation)
+        find_labels(vtable.header, labels, vtable.path)
+        val = encode_rows(vtable, groups, None, strict_files=strict)
+        vcolumns = _labels(section, vtable, val.rows, labels)
+        vy = encode_target(fitted.record, section.target, vcolumns, vtable.path)
+    rows, cache_notes = _table_rows(section, groups, [train] + ([val] if val else []))
+    notes += cache_notes
+    train_split = TableSplit(rows, np.arange(len(train)), fitted.y, weights)
     val_split = None
-    if val is not None:
-        vy = np.asarray([index[v] for v in val.labels], dtype=np.int64)
+    if val is not None and vy is not None:
         val_split = TableSplit(rows, np.arange(len(train), len(train) + len(val)), vy)
-    elif section.validation_split:
-        tr, va = stratified_split(train_split.y, float(section.validation_split), seed)
-        train_split, val_split = train_split.subset(tr), train_split.subset(va)
+    elif fitted.validation_rows is not None:
+        val_split = train_split.subset(fitted.validation_rows).without_weights()
+        train_split = train_split.subset(fitted.train_rows)
     skipped = rows.skipped
     for s in train.skipped + (val.skipped if val else []):
         skipped.add(s)
     shapes = {g.name: g.shape() for g in groups}
     return DataBundle(
-        class_names=class_names,
+        class_names=target_of(fitted.record).output_names(fitted.record),
         input_shape=shapes if inputs is not None else groups[0].shape(),  # type: ignore[arg-type]
         train=train_split,
         validation=val_split,
-        preprocessing=TablePreprocessing(columns=columns, label_column=label, inputs=inputs),
+        preprocessing=TablePreprocessing(columns=columns, label_column=labels[0], inputs=inputs),
         skipped=skipped,
         seed=seed,
         shuffle=bool(section.shuffle),
         augment=list(section.augment or []),
         batch_size=int(section.batch_size),
         notes=notes,
+        target=fitted.record,
     )
 
 
@@ -200,8 +224,7 @@ def _table_rows(
 def section_groups(section: Any, inputs: dict[str, list[str]] | None) -> list[Group]:
     """The model inputs a recipe's table section makes (reads the training table)."""
     table = read_table(section.train)
-    label = find_label(table.header, section.label, table.path)
-    specs, _ = chosen_columns(section, table, label)
+    specs, _ = chosen_columns(section, table)
     columns = [settle_column(section, spec, table, []) for spec in specs]
     return make_groups(columns, inputs, table.path)
 

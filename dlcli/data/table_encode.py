@@ -80,6 +80,7 @@ class EncodedRows:
     labels: list[str]
     arrays: dict[str, np.ndarray]
     skipped: list[SkippedFile] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # each kept row's index in the table
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -214,6 +215,7 @@ def encode_rows(
             out.skipped.append(SkippedFile(table.source(i), gone.message))
             continue
         out.sources.append(table.source(i))
+        out.rows.append(i)
         out.labels.append(lab)
         for g in groups:
             out.arrays[g.name].append(values[g.name])  # type: ignore[attr-defined]

@@ -20,13 +20,20 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.decode import DecodedBatch
-from dlcli.data.kinds.base import LabelledFiles, SampleInputs, class_index, recorded_data
+from dlcli.data.kinds.base import (
+    LabelledArrays,
+    LabelledFiles,
+    SampleInputs,
+    class_index,
+    recorded_data,
+)
 from dlcli.data.kinds.table_kind import TablePreprocessing
 from dlcli.data.listing import SkippedFile
 from dlcli.data.table_encode import EncodedRows, Group, encode_rows
 from dlcli.data.table_read import Table, is_table, read_table
 from dlcli.data.table_stream import pack
 from dlcli.errors import DataError, UsageError
+from dlcli.targets import TargetRecord
 
 _ROW = re.compile(r"^(?P<path>.+):(?P<row>\d+)$")
 
@@ -101,9 +108,9 @@ def groups_of(prep: TablePreprocessing) -> list[Group]:
 
 def decode_files(
     encoded: EncodedRows, groups: list[Group], rows: np.ndarray
-) -> tuple[Any, list[str], list[SkippedFile]]:
-    """``x`` for ``rows`` of ``encoded`` (files decoded as float32), their sources, and the
-    rows whose files could not be read."""
+) -> tuple[Any, list[str], list[SkippedFile], np.ndarray]:
+    """``x`` for ``rows`` of ``encoded`` (files decoded as float32), their sources, the
+    rows whose files could not be read, and which of ``rows`` are in ``x`` (a mask)."""
     from dlcli.data.audio_read import AudioFormat, decode_audio
     from dlcli.data.decode import decode_image
 
@@ -135,7 +142,7 @@ def decode_files(
         values[g.name] = out
     values = {name: v[keep] for name, v in values.items()}
     sources = [encoded.sources[int(r)] for r in rows[keep]]
-    return pack(values, groups), sources, errors
+    return pack(values, groups), sources, errors, keep
 
 
 def table_batches(
@@ -149,7 +156,7 @@ def table_batches(
         errors = missing + encoded.skipped
         for start in range(0, len(encoded), batch_size):
             rows = np.arange(start, min(start + batch_size, len(encoded)))
-            x, sources, bad = decode_files(encoded, groups, rows)
+            x, sources, bad, _ = decode_files(encoded, groups, rows)
             yield DecodedBatch(images=x, paths=sources, errors=errors + bad)
             errors = []
         if errors:
@@ -169,6 +176,43 @@ def labelled_rows(path: Path, prep: TablePreprocessing, class_names: list[str]) 
     index = class_index(class_names, sorted(set(encoded.labels)), path)
     label_of = {s: index[v] for s, v in zip(encoded.sources, encoded.labels, strict=True)}
     return LabelledFiles(str(path), list(encoded.sources), label_of, list(encoded.skipped))
+
+
+def labelled_target_rows(
+    path: Path, prep: TablePreprocessing, record: TargetRecord
+) -> LabelledArrays:
+    """``evaluate --data TABLE`` for a multi-label or regression model: every usable row
+    decoded (files too) with its ``y`` encoded by the run's target record."""
+    from dlcli.targets import TargetColumns, target_of
+    from dlcli.targets.reading import encode_target
+
+    if not path.is_file():
+        raise DataError("--data must be a table file", file=path, expected="a .csv or .parquet")
+    table = read_table(path)
+    labels = target_of(record).label_names(record, prep.label_column)
+    groups = groups_of(prep)
+    encoded = encode_rows(table, groups, None, lenient=True)
+    absent = [n for n in labels if n not in table.header]
+    if absent:
+        raise DataError(
+            f"label column(s) missing from the table: {absent}",
+            file=path,
+            line=1,
+            expected=f"the model's target columns: {labels}",
+        )
+    x, _, bad, keep = decode_files(encoded, groups, np.arange(len(encoded)))
+    kept = [i for i, k in zip(encoded.rows, keep, strict=True) if k]
+    columns = TargetColumns.from_rows(
+        path, table.header, [table.rows[i] for i in kept], [table.numbers[i] for i in kept], labels
+    )
+    y = encode_target(record, record, columns, path)
+
+    def fetch(rows: np.ndarray) -> Any:
+        if isinstance(x, dict):
+            return {name: v[rows] for name, v in x.items()}
+        return x[rows]
+
+    return LabelledArrays(str(path), y, fetch, list(encoded.skipped) + bad)
 
 
 def sample_rows(
@@ -191,7 +235,7 @@ def sample_rows(
     groups = groups_of(prep)
     encoded = encode_rows(read_table(path), groups, None, lenient=True)
     rows = np.asarray(spread(list(range(len(encoded))), limit), dtype=np.int64)
-    x, sources, _ = decode_files(encoded, groups, rows)
+    x, sources, _, _ = decode_files(encoded, groups, rows)
     if not sources:
         raise DataError("no usable rows for the parity check", file=path)
     return SampleInputs(x, f"{len(sources)} row(s) from {path}")

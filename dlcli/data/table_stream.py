@@ -11,14 +11,18 @@ A batch's ``x`` is the single input's tensor, or a dict keyed by model input nam
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dlcli.data.audio_read import AudioFormat, decode_audio
+from dlcli.data.bundle import label_dtype
 from dlcli.data.listing import SkippedFile
 from dlcli.data.streaming import BAD, PixelBank, SkipLog
 from dlcli.data.table_encode import SINGLE, Group
+
+if TYPE_CHECKING:
+    from dlcli.data.kinds.base import LabelledArrays
 
 
 def pack(values: dict[str, Any], groups: Sequence[Group]) -> Any:
@@ -101,10 +105,13 @@ class TableRows:
 class TableSplit:
     """Some rows of :class:`TableRows` (a training or validation split) and their labels."""
 
-    def __init__(self, data: TableRows, rows: np.ndarray, y: np.ndarray) -> None:
+    def __init__(
+        self, data: TableRows, rows: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
+    ) -> None:
         self.data = data
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.y = np.asarray(y, dtype=np.int64)
+        self.y = np.asarray(y)  # class indices, or float rows (multi-label, regression)
+        self.weight = weight  # per-example loss weights (data.sample_weight), or None
 
     @property
     def sources(self) -> list[str]:
@@ -119,10 +126,35 @@ class TableSplit:
 
     def subset(self, idx: np.ndarray) -> TableSplit:
         idx = np.asarray(idx, dtype=np.int64)
-        return TableSplit(self.data, self.rows[idx], self.y[idx])
+        weight = None if self.weight is None else self.weight[idx]
+        return TableSplit(self.data, self.rows[idx], self.y[idx], weight)
+
+    def without_weights(self) -> TableSplit:
+        """Validation scores every row once: no loss weights."""
+        return TableSplit(self.data, self.rows, self.y)
+
+    def labelled(self, description: str) -> LabelledArrays:
+        """Every readable row decoded, with its ``y`` (``evaluate`` of a run's split)."""
+        from dlcli.data.kinds.base import LabelledArrays
+
+        data = self.data
+        decoded, keep = data.load_files(self.rows)
+        values: dict[str, Any] = {
+            g.name: data.arrays[g.name][self.rows[keep]]
+            for g in data.groups
+            if g.feed in ("vector", "text")
+        }
+        for g, array in zip(data.file_groups, decoded, strict=True):
+            values[g.name] = array.astype(np.float32)
+        y = self.y[keep]
+
+        def fetch(rows: np.ndarray) -> Any:
+            return pack({name: v[rows] for name, v in values.items()}, data.groups)
+
+        return LabelledArrays(description, y, fetch, list(data.skipped))
 
     def batch_fn(self, input_shape: Any) -> Callable[[Any], tuple[Any, Any]]:
-        """``tf.data`` map from a batch of positions to ``(x, int32 labels)``."""
+        """``tf.data`` map from a batch of positions to ``(x, y)``."""
         from dlcli.backend import tf
 
         data = self.data
@@ -130,7 +162,7 @@ class TableSplit:
         consts = {g.name: tf.constant(data.arrays[g.name]) for g in in_memory}
         rows_all = tf.constant(self.rows)
         rows_np = self.rows
-        y_all = tf.constant(self.y, dtype=tf.int32)
+        y_all = tf.constant(self.y, dtype=label_dtype(self.y))
         files = data.file_groups
         types = [tf.uint8 if g.feed == "image" else tf.float32 for g in files]
 

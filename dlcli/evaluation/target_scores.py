@@ -68,10 +68,14 @@ def _run_validation(run_dir: Path, loaded: Any) -> LabelledArrays:
         return loaded.kind.labelled_targets(
             Path(spec.validation), loaded.preprocessing, loaded.target
         )
-    bundle = load_datasets(spec, seed=_training_seed(recipe))
+    from dlcli.recipe.model_inputs import model_columns
+
+    bundle = load_datasets(spec, seed=_training_seed(recipe), inputs=model_columns(recipe.model))
     split = bundle.validation
-    x = np.asarray(split.x, dtype=np.float32)
     desc = f"validation split ({spec.validation_split:g} of {spec.train}, seed {bundle.seed})"
+    if not hasattr(split, "x"):  # rows with files (a table's image or audio columns)
+        return split.labelled(desc)
+    x = np.asarray(split.x, dtype=np.float32)
     return LabelledArrays(desc, np.asarray(split.y), lambda rows: x[rows])
 
 

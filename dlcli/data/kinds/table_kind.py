@@ -19,10 +19,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dlcli.data.kinds.base import (
     DataKind,
+    LabelledArrays,
     LabelledData,
     Preprocessing,
     SampleInputs,
@@ -31,6 +32,7 @@ from dlcli.data.kinds.base import (
 from dlcli.data.table_columns import ColorMode, ColumnOptions, ColumnType, TableColumn
 from dlcli.errors import DataError, ModelLoadError
 from dlcli.recipe.spec import DataSection, Float, Int
+from dlcli.targets import TargetFields, TargetRecord
 
 if TYPE_CHECKING:
     from dlcli.data.bundle import DataBundle
@@ -40,17 +42,23 @@ if TYPE_CHECKING:
 NAME = "table"
 
 
-class TableData(DataSection):
-    """``data:`` for a table; ``image_size``/``color_mode``/``sample_rate``/``duration``
+class TableData(DataSection, TargetFields):
+    """``data:`` for a table; ``label``/``target``/``sample_weight`` as for every labelled
+    table (:mod:`dlcli.targets`); ``image_size``/``color_mode``/``sample_rate``/``duration``
     apply to every image or audio column that does not set its own."""
 
     kind: Literal["table"] = NAME
-    label: str | None = None  # None: the column named label, class, target or y
+    label: str | list[str] | None = None  # None: the column named label, class, target or y
     columns: dict[str, ColumnType | ColumnOptions] | None = None  # None: guessed
     image_size: tuple[Int, Int] | None = None
     color_mode: ColorMode = "rgb"
     sample_rate: Int = Field(default=16_000, ge=1000, le=384_000)
     duration: Float = Field(default=1.0, gt=0.0, le=600.0)
+
+    @field_validator("label")
+    @classmethod
+    def _columns(cls, value: str | list[str] | None) -> str | list[str] | None:
+        return None if value is None else TargetFields._columns(value)
 
 
 class TablePreprocessing(Preprocessing):
@@ -171,6 +179,14 @@ class TableKind(DataKind):
 
         assert isinstance(prep, TablePreprocessing)
         return labelled_rows(path, prep, class_names)
+
+    def labelled_targets(
+        self, path: Path, prep: Preprocessing, record: TargetRecord
+    ) -> LabelledArrays:
+        from dlcli.data.table_predict import labelled_target_rows
+
+        assert isinstance(prep, TablePreprocessing)
+        return labelled_target_rows(path, prep, record)
 
     # --- export -------------------------------------------------------------------------
 
