@@ -499,6 +499,11 @@ def _check_output(command: Command, cwd: Path, result: _Result) -> None:
         assert [r["name"] for r in json.loads(result.out)] == ["digits"]
     elif "--errors" in command:
         assert "broken.png" in (cwd / "skipped.csv").read_text(encoding="utf-8")
+    elif command[:2] == ("dlcli", "report"):  # issue 18: a digits run's page under 5 MB
+        out = (
+            command[command.index("--out") + 1] if "--out" in command else "runs/digits/report.html"
+        )
+        assert (cwd / out).stat().st_size < 5 * 1024 * 1024
 
 
 def _matches_doc_transcript(stderr: str) -> None:
