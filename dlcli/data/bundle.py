@@ -10,6 +10,7 @@ prefetched. Pixels stay uint8 to the model's compiled step, which converts them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -181,7 +182,7 @@ class DataBundle:
 
         bs = int(batch_size or self.batch_size)
         n = split.listed
-        autotune = tf.data.AUTOTUNE
+        autotune = parallel_calls()  # fixed: see untuned()
         if epochs is not None:
             ds = _epoch_batches(n, bs, epochs, self.seed if shuffle else None)
         else:
@@ -200,7 +201,7 @@ class DataBundle:
                 return (layers(tf.cast(x, tf.float32), training=True), *rest)
 
             ds = ds.map(apply, num_parallel_calls=autotune)
-        return ds.prefetch(autotune)
+        return untuned(ds.prefetch(PREFETCH_BATCHES))
 
 
 def label_dtype(y: np.ndarray) -> Any:
@@ -278,3 +279,27 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
         val_idx.append(members[:k])
         train_idx.append(members[k:])
     return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+
+
+PREFETCH_BATCHES = 2  # batches made ahead of the training step
+
+
+def parallel_calls() -> int:
+    """Batches made at once by a pipeline's maps: one per core this process may use."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(2, cores)
+
+
+def untuned(ds: Any) -> Any:
+    """``ds`` without tf.data's autotuning, whose model thread made a finished run wait
+    while its iterator was destroyed (7 s after 8 short epochs on 2 busy cores, up to 45 s
+    after longer runs) and took CPU time from the training step. The maps' parallelism
+    (:func:`parallel_calls`) and the prefetch depth are fixed instead."""
+    from dlcli.backend import tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)

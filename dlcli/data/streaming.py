@@ -1,15 +1,18 @@
 """Image files streamed into training: decoded in parallel inside ``tf.data``, kept as uint8.
 
 Nothing is decoded before training starts (beyond one readable image per class). Each
-batch of file indices goes through :meth:`PixelBank.fetch` in a parallel ``tf.data`` map:
-images already in the cache are copied out of it, the others are decoded by
-:func:`dlcli.data.decode.decode_pixels` (the one decoder, shared with ``predict``) on
-``tf.data``'s threads, since Pillow and NumPy release the GIL for the heavy work, and
-written to the cache (:mod:`dlcli.data.cache`). So epoch 1 trains while decoding, and later
-epochs read uint8 pixels; the model's compiled step converts them to float32.
+batch of file indices goes through a parallel ``tf.data`` map: images already in the
+cache are copied out of it; plain JPEGs and PNGs at the model's size are read and decoded
+by TensorFlow in the graph (:mod:`dlcli.data.graph_decode`: Pillow's pixels, bit for bit,
+with no Python per file); the others are decoded by :func:`dlcli.data.decode.decode_pixels`
+(the one decoder, shared with ``predict``) on ``tf.data``'s threads, since Pillow and NumPy
+release the GIL for the heavy work. Whatever is decoded is written to the cache
+(:mod:`dlcli.data.cache`). So epoch 1 trains while decoding, and later epochs read uint8
+pixels; the model's compiled step converts them to float32.
 
 A file that cannot be decoded is dropped from its batch, recorded with its path and reason
-(once, in the run's skipped list) and never tried again. Batches are made of indices
+(once, in the run's skipped list) and never tried again; a file the graph's decoder fails
+on is decoded by Pillow, which gives its pixels or the reason. Batches are made of indices
 before anything is decoded, so a bad file never moves another file to a different batch:
 each epoch's batches depend only on the seed and the epoch number, whenever the bad file
 is found. (A batch made only of unreadable files arrives empty.)
@@ -18,6 +21,7 @@ is found. (A batch made only of unreadable files arrives empty.)
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +31,11 @@ import numpy as np
 
 from dlcli.data.cache import PixelStore
 from dlcli.data.decode import SkippedFile, channels_for, decode_pixels, default_workers
+from dlcli.data.graph_decode import decode_in_graph, graph_decodable
 
 UNKNOWN, CACHED, BAD, DECODED = 0, 1, 2, 3  # a row's status; DECODED: good, not kept
+_NO_SLOTS = np.zeros(0, dtype=np.int32)
+_NO_PATHS = np.zeros(0, dtype=object)
 
 
 class SkipLog(list):
@@ -62,6 +69,7 @@ class PixelBank:
         self.status = np.zeros(len(self.paths), dtype=np.uint8)
         self.store = store
         self.skipped = skipped
+        self.decoded_by = {"graph": 0, "pillow": 0}  # files decoded, by which decoder
         self._lock = threading.Lock()
 
     def fetch(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +93,7 @@ class PixelBank:
 
     def _decode_into(self, row: int, out: np.ndarray, j: int) -> None:
         result = decode_pixels(self.paths[row], self.image_size, self.color_mode)
+        self._count("pillow", 1)
         if isinstance(result, SkippedFile):
             with self._lock:  # another thread may have found it too (epochs overlap)
                 if self.status[row] == BAD:
@@ -93,8 +102,60 @@ class PixelBank:
             self.skipped.add(result)
             return
         out[j] = result
+        self._keep(row, result)
+
+    def _keep(self, row: int, pixels: np.ndarray) -> None:
         if self.status[row] != CACHED:  # status last: a reader never sees a half-written row
-            self.status[row] = CACHED if self.store.write(row, result) else DECODED
+            self.status[row] = CACHED if self.store.write(row, pixels) else DECODED
+
+    def _count(self, decoder: str, n: int) -> None:
+        with self._lock:
+            self.decoded_by[decoder] += n
+
+    def route(
+        self, rows: np.ndarray, jpeg_ok: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A batch before the graph decodes: pixels of the cached rows and of those only
+        Pillow decodes (done here), the slots and paths of the rows the graph decodes
+        (:func:`dlcli.data.graph_decode.graph_decodable`), and which rows are readable so
+        far (a boolean mask)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        status = self.status[rows]
+        out = np.empty((len(rows), *self.shape), dtype=np.uint8)  # every kept row is set
+        cached = status == CACHED
+        if cached.all():
+            self.store.read(rows, out)
+            return out, _NO_SLOTS, _NO_PATHS, cached
+        if cached.any():
+            part = np.empty((int(cached.sum()), *self.shape), dtype=np.uint8)
+            self.store.read(rows[cached], part)
+            out[cached] = part
+        slots: list[int] = []
+        for j in np.flatnonzero(~cached & (status != BAD)):
+            path = self.paths[int(rows[j])]
+            if graph_decodable(path, self.image_size, jpeg_ok):
+                slots.append(int(j))
+            else:
+                self._decode_into(int(rows[j]), out, int(j))
+        paths = np.array([os.fsencode(self.paths[int(rows[j])]) for j in slots], dtype=object)
+        return out, np.asarray(slots, dtype=np.int32), paths, self.status[rows] != BAD
+
+    def settle(
+        self, rows: np.ndarray, slots: np.ndarray, done: np.ndarray, pixels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A batch after the graph decoded ``done`` (of ``slots``): their pixels cached, the
+        rest decoded by Pillow (pixels, or the reason they are skipped). Returns the slots
+        Pillow decoded, their pixels, and which of ``rows`` are readable (a boolean mask)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        for j, image in zip(done, pixels, strict=True):
+            self._keep(int(rows[j]), image)
+        self._count("graph", len(done))
+        failed = np.setdiff1d(slots, done).astype(np.int32)
+        out = np.empty((len(failed), *self.shape), dtype=np.uint8)
+        for k, j in enumerate(failed):
+            self._decode_into(int(rows[j]), out, k)
+        good = self.status[rows[failed]] != BAD
+        return failed[good], out[good], self.status[rows] != BAD
 
     def bad_among(self, rows: np.ndarray) -> int:
         return int(np.count_nonzero(self.status[rows] == BAD))
@@ -157,6 +218,61 @@ class ImageSplit:
 
     def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
         """``tf.data`` map from a batch of positions to (uint8 pixels, int32 labels)."""
+        from dlcli.data.graph_decode import graph_decode_enabled, jpeg_in_graph_matches_pillow
+
+        if graph_decode_enabled(self.bank.color_mode):
+            return self._graph_batch_fn(input_shape, jpeg_in_graph_matches_pillow())
+        return self._host_batch_fn(input_shape)
+
+    def _graph_batch_fn(
+        self, input_shape: tuple[int, ...], jpeg_ok: bool
+    ) -> Callable[[Any], tuple[Any, Any]]:
+        """Cached rows from the cache, plain files decoded in the graph, the rest (and the
+        graph's failures, with their reasons) by Pillow: see :meth:`PixelBank.route`."""
+        from dlcli.backend import tf
+
+        rows_of, bank = self.rows, self.bank
+        y_all = tf.constant(self.y, dtype=tf.int32)
+
+        def route(positions: np.ndarray) -> tuple[np.ndarray, ...]:
+            return bank.route(rows_of[positions], jpeg_ok)
+
+        def settle(
+            positions: np.ndarray, slots: np.ndarray, done: np.ndarray, pixels: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return bank.settle(rows_of[positions], slots, done, pixels)
+
+        def decode(positions: Any, x: Any, slots: Any, paths: Any) -> tuple[Any, Any]:
+            done, pixels = decode_in_graph(slots, paths, bank.shape)
+            more, more_pixels, keep = tf.numpy_function(
+                settle,
+                [positions, slots, done, pixels],
+                (tf.int32, tf.uint8, tf.bool),
+                stateful=False,
+            )
+            more.set_shape((None,))
+            more_pixels.set_shape((None, *input_shape))
+            keep.set_shape((None,))
+            x = tf.tensor_scatter_nd_update(x, done[:, None], pixels)
+            return tf.tensor_scatter_nd_update(x, more[:, None], more_pixels), keep
+
+        def gather(positions: Any) -> tuple[Any, Any]:
+            x, slots, paths, keep = tf.numpy_function(
+                route, [positions], (tf.uint8, tf.int32, tf.string, tf.bool), stateful=False
+            )
+            x.set_shape((None, *input_shape))
+            slots.set_shape((None,))
+            paths.set_shape((None,))
+            keep.set_shape((None,))
+            x, keep = tf.cond(  # once cached (epoch 2 on), nothing is left to decode
+                tf.size(slots) > 0, lambda: decode(positions, x, slots, paths), lambda: (x, keep)
+            )
+            return tf.boolean_mask(x, keep), tf.gather(y_all, tf.boolean_mask(positions, keep))
+
+        return gather
+
+    def _host_batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
+        """Every file decoded by Pillow on tf.data's threads."""
         from dlcli.backend import tf
 
         rows_of = self.rows
