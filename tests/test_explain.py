@@ -267,6 +267,30 @@ def test_a_bad_input_is_reported_and_skipped(digits_model: Path, tmp_path: Path)
     assert len(json.loads((out / "explanations.json").read_text())) == 1
 
 
+@pytest.mark.slow
+def test_sigint_stops_with_the_summary_of_what_was_written(
+    digits_model: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    from train_processes import error_lines, start_dlcli, wait_until
+
+    out = tmp_path / "out"
+    proc = start_dlcli(
+        "explain", str(digits_model), str(DIGITS / "test"), "-r", "--out", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    wait_until(lambda: len(list(out.glob("*.png"))) >= 2, proc, "the first pictures")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert error_lines(err) == ["error: interrupted (SIGINT)"]
+    records = json.loads((out / "explanations.json").read_text(encoding="utf-8"))
+    assert 1 <= len(records) < 360  # the input being saved when stopped may be left out
+    assert all(Path(r["png"]).is_file() and Path(r["npy"]).is_file() for r in records)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -177,6 +177,7 @@ def _explain_all(
     import json
     import time
 
+    from dlcli import interrupts
     from dlcli.atomic import check_writable, write_text
     from dlcli.data.listing import has_failures
     from dlcli.explain.engine import explain_files
@@ -189,13 +190,16 @@ def _explain_all(
         check_writable(target, overwrite=overwrite)  # nothing written if one is refused
     start = time.perf_counter()
     records: list[dict[str, Any]] = []
-    for batch in explain_files(setup, paths, top_k=top_k):
-        skipped.extend(batch.errors)
-        for exp in batch.explanations:
-            files = _save(exp, bases[exp.path])
-            records.append(_record(exp, files))
-            render_explanation(console, exp, files)
-    write_text(summary, json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+    try:
+        for batch in explain_files(setup, paths, top_k=top_k):
+            skipped.extend(batch.errors)
+            for exp in batch.explanations:
+                files = _save(exp, bases[exp.path])
+                records.append(_record(exp, files))
+                render_explanation(console, exp, files)
+    finally:  # also when stopped (held: a stop must not cancel it): what was written
+        with interrupts.held():
+            write_text(summary, json.dumps(records, indent=2, ensure_ascii=False) + "\n")
     render_skipped(console, skipped, errors_file=None)
     failures = [s for s in skipped if not s.ignored]
     render_done(
