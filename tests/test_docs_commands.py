@@ -81,6 +81,9 @@ RUN: dict[str, int] = {
     '--set "train.devices=[/cpu:0, /cpu:1]"': 0,
     # bad.yaml is written to give exactly the errors the doc shows (compared below)
     "dlcli validate bad.yaml --set train.optimizer=adamm": 2,
+    # docs/recipes.md, "Starting from your data"
+    "dlcli init data/digits --out digits_starter.yaml": 0,
+    "dlcli init data/diabetes.csv --out diabetes.yaml": 0,
     # docs/recipes.md, "Block parameters": the ImageNet architectures (inspect only)
     "dlcli inspect recipes/resnet50.yaml": 0,
     "dlcli inspect recipes/mobilenetv2.yaml": 0,

@@ -70,10 +70,12 @@ class Source:
 
     def recipe_path(self, path: Path) -> str:
         """``path`` as the recipe should spell it: relative to the recipe's folder."""
+        # abspath, not resolve: a data folder reached through a link keeps its name.
+        target = os.path.abspath(path)
         try:
-            return Path(os.path.relpath(path.resolve(), self.recipe_dir.resolve())).as_posix()
+            return Path(os.path.relpath(target, os.path.abspath(self.recipe_dir))).as_posix()
         except ValueError:  # another drive
-            return path.resolve().as_posix()
+            return Path(target).as_posix()
 
 
 class Starter(ABC):

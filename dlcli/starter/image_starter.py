@@ -74,12 +74,12 @@ def colour_mode(paths: Sequence[str]) -> tuple[str, str]:
     gray = sum(n for m, n in modes.items() if m in GRAY_MODES)
     listed = ", ".join(f"{m} {n:,}" for m, n in modes.most_common())
     if modes and gray == sum(modes.values()):
-        return "grayscale", f"every sampled image is single-channel ({listed})"
+        return "grayscale", f"every sampled image is single-channel: {listed}"
     checked = [p for p in paths[:: max(1, len(paths) // GRAY_CHECK)]][:GRAY_CHECK]
     if modes and _all_gray(checked):
         return "grayscale", f"stored as {listed}, but R = G = B in {len(checked)} decoded"
     alpha = " (the alpha channel is dropped)" if any("A" in m for m in modes) else ""
-    return "rgb", f"colour images ({listed}){alpha}"
+    return "rgb", f"colour images: {listed}{alpha}"
 
 
 def _all_gray(paths: Sequence[str]) -> bool:
@@ -134,11 +134,11 @@ def image_settings(paths: Sequence[str]) -> tuple[tuple[int, int], str, list[Fin
     size = median_size(sizes)
     heights, widths = [s[0] for s in sizes], [s[1] for s in sizes]
     spread = (
-        "all the same"
+        ", all the same"
         if len(set(sizes)) == 1
-        else f"heights {min(heights)}-{max(heights)}, widths {min(widths)}-{max(widths)}"
+        else f": heights {min(heights)}-{max(heights)}, widths {min(widths)}-{max(widths)}"
     )
-    how = f"median of {len(sizes):,} sampled image sizes ({spread})"
+    how = f"median of {len(sizes):,} sampled image sizes{spread}"
     mode, why = colour_mode(sample)
     findings = [
         Finding("image_size", f"{size[0]}x{size[1]}", how),
