@@ -16,6 +16,7 @@ from PIL import Image
 
 from dlcli.backend import keras, tf
 from dlcli.cli import main
+from dlcli.explain.explainers import Attribution, Explainer
 
 # --------------------------------------------------------------------------- oracles
 
@@ -329,6 +330,36 @@ def test_an_unknown_method_exits_2_before_tensorflow_starts(run_dlcli, tmp_path:
     assert "unknown method 'gradcamm'" in proc.stderr
     assert "gradcam, saliency, integrated_gradients" in proc.stderr
     assert "did you mean gradcam" in proc.stderr
+
+
+class BrightnessExplainer(Explainer):
+    """A toy explainer registered from this test: the heat is the input's own brightness."""
+
+    view = "image"
+    methods = ("saliency",)
+    default_method = "saliency"
+
+    @classmethod
+    def claims(cls, model: object) -> bool:
+        return True
+
+    def explain(self, x: np.ndarray, class_index: np.ndarray) -> list[Attribution]:
+        return [Attribution(img[..., 0] / img.max(), img) for img in x]
+
+
+def test_a_registered_explainer_is_used_end_to_end(
+    digits_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlcli.explain import explainers
+
+    monkeypatch.setattr(explainers, "_REGISTERED", [])  # registered for this test only
+    explainers.register_explainer(BrightnessExplainer)
+    first = three_digits()[0]
+    out = tmp_path / "out"
+    assert main(["explain", str(digits_model), str(first), "--out", str(out)]) == 0
+    pixels = np.asarray(Image.open(first), dtype=np.float32)
+    assert np.abs(np.load(out / f"{first.stem}.npy") - pixels / pixels.max()).max() < 1e-6
+    assert json.loads((out / "explanations.json").read_text())[0]["method"] == "saliency"
 
 
 # --------------------------------------------------------------------------- text and sound

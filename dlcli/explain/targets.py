@@ -34,7 +34,6 @@ class Cut:
     name: str  # as --layer takes it (``outer/inner`` inside a nested model)
     front: Fn
     back: Fn  # activation -> class scores (logits where the model has them)
-    rank: int  # the layer output's rank with the batch axis (4: feature maps)
 
 
 def _call(model: Any) -> Fn:
@@ -53,6 +52,7 @@ def _node(model: Any, layer: Any) -> Any | None:
 
 
 def output_of(layer: Any, model: Any = None) -> Any | None:
+    """``layer``'s output inside ``model``'s graph (any graph's without ``model``)."""
     node = _node(model, layer) if model is not None else None
     if node is not None:
         return node.output_tensors[0]
@@ -212,7 +212,7 @@ def find_path(model: Any, name: str) -> list[Any] | None:
 def cut_at(model: Any, path: list[Any]) -> Cut:
     """The model cut after the last layer of ``path`` (containers first)."""
     name = SEPARATOR.join(layer.name for layer in path)
-    return Cut(name, _front(model, path), _back(model, path), _rank(path[-1]))
+    return Cut(name, _front(model, path), _back(model, path))
 
 
 def _front(model: Any, path: list[Any]) -> Fn:
