@@ -227,6 +227,35 @@ def test_joined_tags_are_a_multi_label_target(tmp_path: Path, capsys) -> None:
     assert main(["validate", str(out)]) == 0
 
 
+def test_a_table_of_image_file_names(tmp_path: Path, capsys) -> None:
+    """The Kaggle layout: train.csv of filename,label with the images beside it."""
+    rng = np.random.default_rng(5)
+    (tmp_path / "kaggle" / "images").mkdir(parents=True)
+    lines, sizes = ["filename,label"], []
+    for i in range(11):
+        h, w = int(rng.integers(14, 30)), int(rng.integers(14, 30))
+        pixels = rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+        Image.fromarray(pixels, mode="RGB").save(tmp_path / "kaggle" / "images" / f"{i}.png")
+        lines.append(f"images/{i}.png,{'cat' if i % 3 else 'dog'}")
+        sizes.append((h, w))
+    (tmp_path / "kaggle" / "train.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "r.yaml"
+    recipe, text = _init(capsys, tmp_path / "kaggle", out)
+    data = recipe["data"]
+    assert (data["kind"], data["label"], data["columns"]) == (
+        "table",
+        "label",
+        {"filename": "image"},
+    )
+    assert data["image_size"] == [
+        int(np.median([s[0] for s in sizes])),
+        int(np.median([s[1] for s in sizes])),
+    ]
+    assert data["color_mode"] == "rgb"
+    assert "cat 7" in text and "dog 4" in text
+    assert main(["validate", str(out)]) == 0
+
+
 def test_a_starter_recipe_trains_one_epoch(tmp_path: Path, capsys) -> None:
     from conftest import make_image_folder
 
@@ -254,3 +283,12 @@ def test_user_mistakes_exit_2_and_keep_files(tmp_path: Path, capsys) -> None:
     args = ["init", str(tmp_path / "t.csv"), "--out", str(tmp_path / "t.yaml"), "--label", "c"]
     assert main(args) == 2
     assert "--label" in capsys.readouterr().err
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    Image.new("L", (8, 8)).save(loose / "x.png")
+    assert main(["init", str(loose), "--out", str(tmp_path / "l.yaml")]) == 2
+    assert "no class sub-folders" in capsys.readouterr().err
+    assert (
+        main(["init", str(tmp_path / "pics"), "--out", str(tmp_path / "p.yaml"), "--label", "x"])
+        == 2
+    )

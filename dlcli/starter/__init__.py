@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from dlcli.errors import DataError
+from dlcli.errors import DataError, UsageError
 from dlcli.starter.base import Claim, Draft, Finding, Source, Starter
 from dlcli.starter.compose import compose
 from dlcli.starter.layout import find_source
@@ -47,7 +47,25 @@ def register_starter(starter: Starter) -> Starter:
     return starter
 
 
+def _check_folder(source: Source) -> None:
+    """A folder needs class folders; say what it holds instead."""
+    from dlcli.starter.layout import class_dirs
+
+    if not source.train.is_dir() or class_dirs(source.train):
+        return
+    loose = sum(1 for p in source.train.iterdir() if p.is_file() and not p.name.startswith("."))
+    raise DataError(
+        "the folder has no class sub-folders",
+        file=source.train,
+        expected="<folder>/<class name>/<files>, or a table with a label column",
+        hint=f"found {loose} files directly in the folder; move them into one sub-folder per class"
+        if loose
+        else None,
+    )
+
+
 def _choose(source: Source) -> tuple[Starter, Claim]:
+    _check_folder(source)
     claims = [(s, s.claim(source)) for s in [*_starters(), *STARTERS]]
     found = [(s, c) for s, c in claims if c is not None]
     if not found:
@@ -63,6 +81,12 @@ def _choose(source: Source) -> tuple[Starter, Claim]:
 def draft_recipe(data: Path, *, out: Path, label: str | None = None) -> StarterRecipe:
     """Look at ``data`` and draft the recipe to be written at ``out``."""
     source = find_source(Path(data), Path(out).parent, label)
+    if label is not None and source.train.is_dir():
+        raise UsageError(
+            "--label names a table's label column; a folder's labels are its class folders",
+            field="--label",
+            received=label,
+        )
     starter, claim = _choose(source)
     draft: Draft = starter.draft(source)
     findings = [
