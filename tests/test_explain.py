@@ -255,6 +255,43 @@ def test_explain_other_methods_a_named_class_and_no_overwrite(
     assert main([*args, "--method", "saliency", "--overwrite"]) == 0
 
 
+def test_terminal_preview_is_truecolour_half_blocks_sized_to_the_window(
+    digits_model: Path,
+) -> None:
+    import io
+    import re
+
+    from rich.console import Console
+
+    from dlcli.explain.engine import explain_files, prepare
+    from dlcli.explain.overlays import overlay
+    from dlcli.modeling.loading import resolve_model
+    from dlcli.render.explain_output import render_explanation
+
+    loaded = resolve_model(digits_model)
+    setup = prepare(loaded, method=None, class_spec=None, layer=None, steps=8)
+    (exp,) = next(iter(explain_files(setup, [str(three_digits()[0])]))).explanations
+    for width, height in ((60, 20), (200, 60)):
+        buf = io.StringIO()
+        console = Console(
+            file=buf, force_terminal=True, color_system="truecolor", width=width, height=height
+        )
+        render_explanation(console, exp, [])
+        text = buf.getvalue()
+        picture = [line for line in text.splitlines() if "▀" in line]
+        plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in picture]
+        assert picture and "38;2;" in text  # truecolour escapes
+        assert len(picture) <= height - 8 and max(len(line) for line in plain) <= width
+        # the top rows are the overlay's pixels: two per character cell
+        rgb = overlay(exp.attribution.picture, exp.attribution.heat)
+        scale = len(plain[0]) / rgb.shape[1]
+        assert len(picture) == -(-round(rgb.shape[0] * scale) // 2)
+    assert len(picture) > 20  # a larger window, a larger picture (up to 4x)
+    buf = io.StringIO()
+    render_explanation(Console(file=buf, force_terminal=False, width=120), exp, ["a.png"])
+    assert "\x1b" not in buf.getvalue() and buf.getvalue().count("\n") == 1
+
+
 def test_a_bad_input_is_reported_and_skipped(digits_model: Path, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
