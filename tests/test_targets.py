@@ -66,14 +66,14 @@ def test_regression_on_diabetes_reaches_least_squares(tmp_path: Path) -> None:
         "validation": str(test_csv),
         "label": "progression",
         "target": {"type": "regression", "standardize": True},
-        "batch_size": 32,
+        "batch_size": 64,
     }
     layers = [{"Normalization": None}, {"Dense": 1}]
     recipe = write_recipe(
         tmp_path / "r.yaml",
         data=data,
         layers=layers,
-        epochs=150,
+        epochs=40,
         optimizer={"name": "adam", "learning_rate": 0.05},
     )
     run = tmp_path / "run"
@@ -95,7 +95,7 @@ def test_regression_on_diabetes_reaches_least_squares(tmp_path: Path) -> None:
     # The model's outputs, standardisation undone by hand (the run's mean and std).
     raw = _keras_predict(run, x_all[test])[:, 0]
     pred = raw * labels["target"]["std"][0] + labels["target"]["mean"][0]
-    assert r2(pred) >= r2(ols) - 1e-3, (r2(pred), r2(ols))
+    assert r2(pred) >= r2(ols), (r2(pred), r2(ols))  # measured: 0.392 vs 0.375
 
     result = evaluate_target(resolve_model(run), data=None, batch_size=16)
     assert result.scores["mae"] == pytest.approx(np.abs(pred - y_test).mean(), rel=1e-4)
@@ -169,13 +169,19 @@ def test_multi_label_learns_tags_and_predict_writes_them(tmp_path: Path) -> None
         "validation": str(held),
         "label": "tags",
         "target": {"type": "multi_label", "threshold": 0.5},
-        "batch_size": 32,
+        "batch_size": 64,
     }
     layers = [
         {"Dense": {"units": 32, "activation": "relu"}},
         {"Dense": {"units": 4, "activation": "sigmoid"}},
     ]
-    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=layers, epochs=40)
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        data=data,
+        layers=layers,
+        epochs=25,
+        optimizer={"name": "adam", "learning_rate": 0.03},
+    )
     assert load_recipe(recipe).train.loss == "binary_crossentropy"  # the target's default
     run = tmp_path / "run"
     train(load_recipe(recipe), TrainOptions(out=run))
@@ -200,7 +206,7 @@ def test_multi_label_learns_tags_and_predict_writes_them(tmp_path: Path) -> None
     fp = (pred & ~truth).sum()
     fn = (~pred & truth).sum()
     micro_f1 = 2 * tp / (2 * tp + fp + fn)
-    assert micro_f1 >= 0.9
+    assert micro_f1 >= 0.9  # measured: 0.993
     result = evaluate_target(resolve_model(run), data=held, batch_size=64)
     assert result.scores["micro_f1"] == pytest.approx(micro_f1, abs=1e-9)
     f1_red = result.scores["per_label"]["red"]["f1"]
@@ -526,3 +532,23 @@ def test_class_weight_applies_to_image_folders(tmp_path: Path) -> None:
     assert result.epochs_run == 1
     texts = [getattr(e, "text", "") for e in events]
     assert "class weights in the training loss: few 3, many 1" in texts
+
+
+def test_predict_reads_csv_rows_for_a_class_model(tmp_path: Path) -> None:
+    from dlcli.commands.predict import run_predict
+    from tests.train_helpers import write_csv
+
+    table = write_csv(tmp_path / "d.csv")
+    data = {"kind": "csv", "train": str(table), "batch_size": 8}
+    layers = [{"Dense": {"units": 2, "activation": "softmax"}}]
+    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=layers, epochs=1)
+    run = tmp_path / "run"
+    train(load_recipe(recipe), TrainOptions(out=run))
+    out = tmp_path / "p.csv"
+    assert run_predict(model=run, sources=[str(table)], out=out) == 0
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    probs = _keras_predict(run, _features(table, ["f1", "f2", "f3"]))
+    names = json.loads((run / "labels.json").read_text())["class_names"]
+    assert [r["label"] for r in rows] == [names[i] for i in probs.argmax(axis=1)]
+    assert [r["path"] for r in rows[:2]] == [f"{table}:2", f"{table}:3"]

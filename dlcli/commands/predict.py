@@ -31,6 +31,11 @@ HELP = "\n\n".join(
         "--text-column NAME; rows named FILE:LINE) and - (one document per line of standard "
         "input, named -:LINE), streamed; empty documents and invalid UTF-8 are skipped with "
         "the reason.",
+        "CSV models (data.kind: csv) read .csv files with the run's feature columns (rows "
+        "named FILE:LINE). Multi-label models write path,tags,scores,model (tags at or above "
+        "the run's threshold, joined by its separator; scores tag:probability;...), regression "
+        "models path,<target columns>,model in the data's units (a training standardisation "
+        "undone).",
         "Scores: softmax outputs are used as they are; logits get a softmax; a single sigmoid "
         "unit is a binary classifier ([1-p, p]); several sigmoid units are normalised to sum "
         "to 1.",
