@@ -134,6 +134,21 @@ def test_activation_bars_show_their_values_inside_the_axes(
     assert sorted(float(t.get_text()) for t in single.axes[0].texts) == pytest.approx(
         sorted(expected), abs=6e-4
     )
+    # Every bar picture (probabilities, top units) shows its whole axis: tick labels and
+    # the axis title inside the picture, clear of the title.
+    for fig in saved_figures:
+        if not any(ax.patches for ax in fig.axes):
+            continue
+        renderer = render(fig)
+        title = fig._suptitle.get_window_extent(renderer) if fig._suptitle else None
+        for ax in fig.axes:
+            box = ax.get_tightbbox(renderer)
+            assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, fig.get_suptitle()
+            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 + 0.5, fig.get_suptitle()
+            if title is not None and fig is not overview:
+                assert not overlap(title, box), fig.get_suptitle()
+            labels = [t for t in ax.get_xticklabels() if t.get_text()]
+            assert labels, "the value axis has no tick labels"
 
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")

@@ -49,6 +49,7 @@ def _bar(ax: Any, act: LayerActivation, class_names: Sequence[str] | None) -> No
     ax.set_yticks(y, labels=labels, fontsize="x-small")
     # Each bar carries its value; the axis leaves room for the text past the longest bar.
     ax.bar_label(bars, labels=[f"{s:.3g}" for s in act.scores], padding=2, fontsize=6)
+    ax.tick_params(axis="x", labelsize="x-small")
     if act.kind == "probabilities":
         ax.set_xlim(0, 1.35 * max(1.0, max(act.scores, default=1.0)))
         ax.set_xticks([0.0, 0.5, 1.0])
@@ -81,7 +82,7 @@ def layer_figure_size(act: LayerActivation) -> tuple[float, float]:
         rows, cols = grid_shape(len(act.ranked))
         return max(cols * TILE_IN, 5.0), rows * TILE_IN + 0.6
     if act.kind in ("vector", "probabilities", "scores"):
-        return 6.0, 0.8 + 0.25 * max(len(act.ranked), 2)
+        return 6.0, 1.2 + 0.25 * max(len(act.ranked), 2)
     return 6.0, 4.0
 
 
@@ -111,10 +112,12 @@ def save_layer_png(
         data = data.reshape(data.shape[0], -1) if data.ndim >= 2 else data[None, :]
         ax.imshow(data, cmap="viridis", aspect="auto")
     fig.suptitle(_what(act), fontsize="small")
+    bars = act.kind in ("vector", "probabilities", "scores")
     fig.subplots_adjust(
         left=0.25 if act.kind != "maps" else 0.02,
         right=0.98,
-        bottom=0.05,
+        # Bars have an x axis: room for its tick labels and title below the axes.
+        bottom=(0.55 if bars else 0.05 * fig.get_figheight()) / fig.get_figheight(),
         top=1 - 0.5 / fig.get_figheight(),
         hspace=0.35,
     )
