@@ -447,6 +447,17 @@ def test_text_model_scores_each_token_and_they_add_up(text_run: Path, tmp_path: 
     assert float(scores.sum()) == pytest.approx(full - empty, rel=1e-2, abs=1e-4)
 
 
+def test_each_row_of_a_table_is_explained(text_run: Path, tmp_path: Path) -> None:
+    table = tmp_path / "docs.csv"
+    table.write_text("id,body\n1,cat whisker meow\n2,mast harbour\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["explain", str(text_run), str(table), "--out", str(out), "--text-column", "body"]
+    assert main([*args, "--method", "saliency"]) == 0
+    records = json.loads((out / "explanations.json").read_text())
+    assert [len(r["tokens"]) for r in records] == [3, 2]
+    assert sorted(p.name for p in out.glob("*.png")) == ["docs_2.png", "docs_3.png"]
+
+
 def test_gradcam_on_a_text_model_exits_2_naming_the_methods(
     text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -609,3 +620,12 @@ def test_gradcam_looks_inside_a_backbone_at_its_last_feature_maps() -> None:
     c = next(c for c, cam in cams.items() if cam.reshape(2, -1).max(axis=1).min() > 0)
     want = cams[c] / cams[c].reshape(2, -1).max(axis=1)[:, None, None]
     assert np.abs(gradcam(model, x, c) - want).max() < 1e-5
+
+
+def test_output_names_are_unique_and_name_table_rows() -> None:
+    from dlcli.commands.explain import output_names
+
+    paths = ["a/3/x.png", "a/5/x.png", "b/5/x.png", "t/docs.csv:2", "t/docs.csv:10", "-:4"]
+    paths += ["v1.0.png", "v1.1.png"]
+    want = ["x", "5_x", "5_x_2", "docs_2", "docs_10", "stdin_4", "v1.0", "v1.1"]
+    assert output_names(paths) == want

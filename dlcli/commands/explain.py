@@ -77,6 +77,11 @@ def register(app: typer.Typer) -> None:
         final: bool = typer.Option(
             False, "--final", help="With a run directory: model.keras (last epoch), not best."
         ),
+        text_column: str | None = typer.Option(
+            None,
+            "--text-column",
+            help="Text models: the column of a CSV/JSONL input that holds the text.",
+        ),
     ) -> int:
         return run_explain(
             model,
@@ -92,25 +97,51 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite,
             trust_model=trust_model,
             final=final,
+            text_column=text_column,
         )
 
 
-def output_names(paths: list[str]) -> list[str]:
-    """A file name (no suffix) per input: its stem, with its folder's name (then a number)
-    in front where two inputs share one."""
-    names: list[str] = []
-    used: set[str] = set()
-    for path in paths:
-        p = Path(path.replace(":", "_")) if path != "-" else Path("stdin")
-        candidates = [p.stem, f"{p.parent.name}_{p.stem}"]
-        name = next((_safe(c) for c in candidates if _safe(c) not in used), None)
+class OutputNames:
+    """A file name (no suffix) per input: its stem (a table row: ``FILE_LINE``), with its
+    folder's name (then a number) in front where two inputs share one. Inputs met later (the
+    rows of a table named as one file) get names as they come."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.used: set[str] = set()
+        self.names: dict[str, str] = {}
+        for path in paths:
+            self.of(path)
+
+    def of(self, path: str) -> str:
+        if path not in self.names:
+            self.names[path] = self._new(path)
+        return self.names[path]
+
+    def _new(self, path: str) -> str:
+        p, row = _split_row(path)
+        stem = f"{p.stem}_{row}" if row else p.stem
+        candidates = [_safe(stem), _safe(f"{p.parent.name}_{stem}")]
+        name = next((c for c in candidates if c not in self.used), None)
         k = 2
-        while name is None or name in used:
-            name = f"{_safe(candidates[-1])}_{k}"
+        while name is None or name in self.used:
+            name = f"{candidates[-1]}_{k}"
             k += 1
-        used.add(name)
-        names.append(name)
-    return names
+        self.used.add(name)
+        return name
+
+
+def output_names(paths: list[str]) -> list[str]:
+    names = OutputNames(paths)
+    return [names.of(p) for p in paths]
+
+
+def _split_row(path: str) -> tuple[Path, str]:
+    """A table row's input name ``FILE:LINE`` (``-:LINE`` for standard input) as
+    (file, line); any other path with no line."""
+    head, sep, tail = path.rpartition(":")
+    if sep and tail.isdigit() and head:
+        return (Path("stdin") if head == "-" else Path(head)), tail
+    return Path(path), ""
 
 
 def _safe(name: str) -> str:
@@ -139,6 +170,7 @@ def run_explain(
     overwrite: bool = False,
     trust_model: bool = False,
     final: bool = False,
+    text_column: str | None = None,
 ) -> int:
     from dlcli.errors import UsageError
     from dlcli.explain.methods import check_method
@@ -158,6 +190,8 @@ def run_explain(
     render_model_notes(console, describe_choice(model, loaded.source), loaded.warnings)
     setup = prepare(loaded, method=method, class_spec=class_spec, layer=layer, steps=steps)
     kind = loaded.kind
+    if text_column is not None:
+        loaded.preprocessing = kind.with_text_column(loaded.preprocessing, text_column)
     paths, skipped = kind.find_inputs(sources, recursive)
     if not paths:
         raise _no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)
@@ -184,9 +218,9 @@ def _explain_all(
     from dlcli.render.explain_output import render_done, render_explanation
     from dlcli.render.predict_output import render_skipped
 
-    bases = dict(zip(paths, (folder / n for n in output_names(paths)), strict=True))
+    names = OutputNames(paths)
     summary = folder / SUMMARY_FILE
-    for target in [summary, *(b.with_suffix(s) for b in bases.values() for s in (".png", ".npy"))]:
+    for target in [summary, *(t for p in paths for t in _targets(folder, names.of(p)))]:
         check_writable(target, overwrite=overwrite)  # nothing written if one is refused
     start = time.perf_counter()
     records: list[dict[str, Any]] = []
@@ -194,7 +228,11 @@ def _explain_all(
         for batch in explain_files(setup, paths, top_k=top_k):
             skipped.extend(batch.errors)
             for exp in batch.explanations:
-                files = _save(exp, bases[exp.path])
+                known = exp.path in names.names
+                targets = _targets(folder, names.of(exp.path))
+                for target in [] if known else targets:  # a table's row: checked now
+                    check_writable(target, overwrite=overwrite)
+                files = _save(exp, *targets)
                 records.append(_record(exp, files))
                 render_explanation(console, exp, files)
     finally:  # also when stopped (held: a stop must not cancel it): what was written
@@ -212,13 +250,16 @@ def _explain_all(
     return EXIT_SKIPPED if has_failures(skipped) else 0
 
 
-def _save(exp: Any, base: Path) -> list[str]:
+def _targets(folder: Path, name: str) -> tuple[Path, Path]:
+    return folder / f"{name}.png", folder / f"{name}.npy"
+
+
+def _save(exp: Any, png: Path, npy: Path) -> list[str]:
     import numpy as np
 
     from dlcli.atomic import atomic_path
     from dlcli.explain.figure import save_png
 
-    png, npy = base.with_suffix(".png"), base.with_suffix(".npy")
     save_png(exp, png)
     with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
         np.save(fh, np.asarray(exp.attribution.heat, dtype=np.float32))
