@@ -273,3 +273,54 @@ def test_regression_target_and_sample_weight_columns(tmp_path: Path, capsys) -> 
     assert result["mae"] == pytest.approx(
         float(np.mean(np.abs(got - np.asarray(prices)))), rel=1e-3
     )
+
+
+def test_audio_column_reads_as_soundfile_and_text_column_trains(tmp_path: Path, capsys) -> None:
+    """An audio path column decodes to soundfile's samples; a text column is a string input
+    whose TextVectorization adapts on the table's training rows."""
+    import soundfile as sf
+
+    from dlcli.backend import keras
+
+    rng = np.random.default_rng(4)
+    (tmp_path / "s").mkdir()
+    lines = ["clip,label"]
+    for i in range(8):
+        wave = (0.3 * np.sin(np.arange(4000) * (0.05 + 0.1 * (i % 2)))).astype(np.float32)
+        sf.write(tmp_path / "s" / f"{i}.wav", wave + rng.normal(0, 0.01, 4000), 16000, "FLOAT")
+        lines.append(f"s/{i}.wav,{'ab'[i % 2]}")
+    (tmp_path / "a.csv").write_text("\n".join(lines) + "\n")
+    recipe = load_recipe_text(
+        "name: t\ndata: {kind: table, train: a.csv, duration: 0.25}\n"
+        "model: {layers: [{Dense: {units: 2, activation: softmax}}]}\n",
+        base_dir=tmp_path,
+    )
+    bundle = load_datasets(recipe.data, seed=0)
+    assert bundle.input_shape == (4000,)
+    (x, _), *_ = list(bundle.make_train_unshuffled(8))
+    expected = np.stack(
+        [sf.read(tmp_path / "s" / f"{i}.wav", dtype="float32")[0] for i in range(8)]
+    )
+    np.testing.assert_allclose(x.numpy(), expected, atol=1e-6)
+
+    words = {"a": "bright sunny warm day", "b": "dark cold rainy night"}
+    rows = [f"{words['ab'[i % 2]]} number {i},{'ab'[i % 2]}" for i in range(12)]
+    (tmp_path / "t.csv").write_text("review,label\n" + "\n".join(rows) + "\n")
+    path = recipe_file(
+        tmp_path,
+        "data: {kind: table, train: t.csv}",
+        "model:\n  layers:\n    - TextVectorization: {max_tokens: 40, output_mode: multi_hot, pad_to_max_tokens: true}\n"
+        "    - Dense: {units: 2, activation: softmax}\ntrain: {epochs: 1}\n",
+    )
+    run = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(run), "--quiet"]) == 0
+    assert json.loads((run / "labels.json").read_text())["columns"] == [
+        {"name": "review", "type": "text"}
+    ]
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(tmp_path / "t.csv"), "--out", str(out)]) == 0
+    got = [float(r["confidence"]) for r in csv.DictReader(out.open())]
+    model = keras.saving.load_model(run / "best.keras")
+    texts = np.asarray([r.rsplit(",", 1)[0] for r in rows], dtype=object)
+    probs = np.asarray(model(texts))
+    np.testing.assert_allclose(got, probs.max(axis=-1), atol=1e-5)
