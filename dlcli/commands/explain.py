@@ -224,6 +224,7 @@ def _explain_all(
         check_writable(target, overwrite=overwrite)  # nothing written if one is refused
     start = time.perf_counter()
     records: list[dict[str, Any]] = []
+    finished = False
     try:
         for batch in explain_files(setup, paths, top_k=top_k):
             skipped.extend(batch.errors)
@@ -235,9 +236,11 @@ def _explain_all(
                 files = _save(exp, *targets)
                 records.append(_record(exp, files))
                 render_explanation(console, exp, files)
+        finished = True
     finally:  # also when stopped (held: a stop must not cancel it): what was written
-        with interrupts.held():
-            write_text(summary, json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        if finished or records:
+            with interrupts.held():
+                write_text(summary, json.dumps(records, indent=2, ensure_ascii=False) + "\n")
     render_skipped(console, skipped, errors_file=None)
     failures = [s for s in skipped if not s.ignored]
     render_done(
