@@ -1,16 +1,17 @@
 """Sound files as training splits (streamed), predict batches and labelled evaluation data.
 
 Training streams like images: a split holds paths and labels only, and each ``tf.data``
-batch decodes its files (:func:`dlcli.data.audio_read.decode_audio`) in a parallel map,
-so memory stays flat however large the folder. Every file is checked once before
-training (its header, cheaply), so unusable files are skipped with their reason up front
-and a run never dies mid-epoch on one.
+batch decodes its files (:func:`dlcli.data.audio_read.decode_waveform`) in a parallel
+map and cuts their clips. The decoded waveforms are kept in memory when they fit the
+budget (``data.cache``), so later epochs only cut clips; otherwise memory stays flat
+however large the folder. Every file is checked once before training (its header,
+cheaply), so unusable files are skipped with their reason up front and a run never dies
+mid-epoch on one.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data.audio_read import AudioFormat, Crop, class_folders, decode_audio, read_header
+from dlcli.data.audio_read import (
+    AudioFormat,
+    Crop,
+    class_folders,
+    crop_start,
+    decode_audio,
+    decode_waveform,
+    read_header,
+)
 from dlcli.data.bundle import DataBundle, DataNote, stratified_split
 from dlcli.data.cache import CachePlan, human_bytes, plan_cache
 from dlcli.data.decode import DecodedBatch
@@ -28,16 +37,20 @@ from dlcli.errors import DataError
 
 @dataclass
 class AudioSplit:
-    """Sound files and their class indices, decoded batch by batch."""
+    """Sound files and their class indices, decoded batch by batch.
+
+    ``cache`` (when the run's clips fit in memory) keeps each file's whole waveform, at the
+    model's rate and channels, from the first time it is decoded; clips are cut from it.
+    A random crop's window is a function of the seed, the epoch and the example only, so
+    a resumed run crops every example as the uninterrupted run did.
+    """
 
     y: np.ndarray
     paths: list[str]
     fmt: AudioFormat
     crop: Crop = "center"
     seed: int = 0
-    cache: dict[tuple[str, str], np.ndarray] | None = None  # (crop, path) -> clip
-    _visits: dict[int, int] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    cache: dict[str, np.ndarray] | None = None  # path -> waveform
 
     def __len__(self) -> int:
         return len(self.y)
@@ -58,42 +71,49 @@ class AudioSplit:
     def with_crop(self, crop: Crop) -> AudioSplit:
         return AudioSplit(self.y, self.paths, self.fmt, crop, self.seed, self.cache)
 
-    def _rng(self, row: int) -> np.random.Generator | None:
-        """Random crops: a generator per (seed, file, how often it was read), so each epoch
-        crops a file differently and a run with the same seed crops it the same way."""
-        if self.crop != "random":
-            return None
-        with self._lock:
-            visit = self._visits.get(row, 0)
-            self._visits[row] = visit + 1
-        return np.random.default_rng((self.seed, row, visit))
-
-    def load(self, positions: np.ndarray) -> np.ndarray:
+    def load(self, positions: np.ndarray, epoch: int = 0) -> np.ndarray:
+        """The clips of ``positions`` (silence for a file unreadable since its check)."""
+        samples = self.fmt.samples
         out = np.zeros((len(positions), *self.fmt.shape), dtype=np.float32)
         for i, row in enumerate(positions):
-            out[i] = self._clip(int(row))
+            wave = self._waveform(int(row))
+            if wave is None:
+                continue
+            rng = None
+            if self.crop == "random" and len(wave) > samples:
+                rng = np.random.default_rng((self.seed, int(epoch), int(row)))
+            start = crop_start(len(wave), samples, self.crop, rng)
+            piece = wave[start : start + samples]
+            out[i, : len(piece)] = piece
         return out
 
-    def _clip(self, row: int) -> np.ndarray | float:
-        path, key = self.paths[row], (self.crop, self.paths[row])
-        cache = self.cache if self.crop != "random" else None  # random crops: a new one each time
-        if cache is not None and key in cache:
-            return cache[key]
-        clip = decode_audio(path, self.fmt, self.crop, self._rng(row))
-        if isinstance(clip, SkippedFile):  # checked before training: changed on disk since
-            return 0.0  # silence
-        if cache is not None:
-            cache[key] = clip.audio
-        return clip.audio
+    def _waveform(self, row: int) -> np.ndarray | None:
+        path = self.paths[row]
+        if self.cache is not None and (wave := self.cache.get(path)) is not None:
+            return wave
+        decoded = decode_waveform(path, self.fmt)
+        if isinstance(decoded, SkippedFile):  # checked before training: changed on disk since
+            return None
+        if self.cache is not None:
+            self.cache[path] = decoded[0]
+        return decoded[0]
 
     def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
+        """Batches outside the training epochs (validation, adapting): crops of epoch 0."""
+        gather = self.epoch_batch_fn(input_shape)
+        return lambda positions: gather(positions, 0)
+
+    def epoch_batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any, Any], tuple[Any, Any]]:
+        """``tf.data`` map from a batch of positions and its epoch to (clips, labels)."""
         from dlcli.backend import tf
 
         y_all = tf.constant(self.y, dtype=tf.int32)
         shape = self.fmt.shape
 
-        def gather(positions: Any) -> tuple[Any, Any]:
-            x = tf.numpy_function(self.load, [positions], tf.float32, name="decode_audio")
+        def gather(positions: Any, epoch: Any) -> tuple[Any, Any]:
+            x = tf.numpy_function(
+                self.load, [positions, tf.cast(epoch, tf.int64)], tf.float32, name="decode_audio"
+            )
             x.set_shape((None, *shape))
             return x, tf.gather(y_all, positions)
 
@@ -106,6 +126,7 @@ class Listing:
     labels: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     resampled: int = 0
+    decoded_bytes: int = 0  # the usable files' waveforms at the model's rate, as float32
 
 
 def list_split(root: Path, fmt: AudioFormat, what: str) -> Listing:
@@ -132,7 +153,10 @@ def list_split(root: Path, fmt: AudioFormat, what: str) -> Listing:
                 continue
             found.paths.append(path)
             found.labels.append(cls)
-            found.resampled += header != fmt.sample_rate
+            rate, frames = header
+            found.resampled += rate != fmt.sample_rate
+            channels = 1 if fmt.channels == "mono" else fmt.channel_count
+            found.decoded_bytes += 4 * channels * -(-frames * fmt.sample_rate // rate)
     if not found.paths:
         raise DataError(
             f"no usable {what} sound files",
@@ -149,12 +173,12 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
     class_names = sorted(set(train_list.labels))
     index = {c: i for i, c in enumerate(class_names)}
 
-    n_files = len(train_list.paths)
+    n_files, nbytes = len(train_list.paths), train_list.decoded_bytes
     if section.validation is not None:
         val_list = list_split(Path(section.validation), fmt, "validation")
-        n_files += len(val_list.paths)
-    plan = plan_cache(section.cache, n_files, 4 * int(np.prod(fmt.shape)), section.cache_budget)
-    cache: dict[tuple[str, str], np.ndarray] | None = {} if plan.mode == "memory" else None
+        n_files, nbytes = n_files + len(val_list.paths), nbytes + val_list.decoded_bytes
+    plan = plan_cache(section.cache, n_files, -(-nbytes // n_files), section.cache_budget)
+    cache: dict[str, np.ndarray] | None = {} if plan.mode == "memory" else None
 
     def split(listing: Listing, crop: Crop) -> AudioSplit:
         y = np.asarray([index[c] for c in listing.labels], dtype=np.int64)
@@ -205,9 +229,9 @@ def _cache_text(plan: CachePlan) -> str:
         why = "cache: none" if plan.choice == "none" else f"{size} over the memory budget"
         return f"clip cache: none ({why}): every epoch decodes the sound files again"
     return (
-        f"clip cache: memory, {plan.images:,} clips ({size} float32) kept as epoch 1 decodes "
-        f"them (budget {human_bytes(plan.budget)}, {plan.budget_origin}); random crops are "
-        "decoded every epoch"
+        f"clip cache: memory, {plan.images:,} waveforms ({size} float32) kept as epoch 1 "
+        f"decodes them (budget {human_bytes(plan.budget)}, {plan.budget_origin}); later "
+        "epochs cut their clips from them"
     )
 
 

@@ -122,17 +122,18 @@ def _riff_data_frames(fh: BinaryIO) -> int | None:
     return None
 
 
-def read_header(path: str, fmt: AudioFormat) -> int | SkippedFile:
-    """The file's sample rate if ``fmt`` can use it (a cheap check before training)."""
+def read_header(path: str, fmt: AudioFormat) -> tuple[int, int] | SkippedFile:
+    """The file's sample rate and frame count if ``fmt`` can use it (a cheap check before
+    training)."""
     opened = _open_checked(path)
     if isinstance(opened, SkippedFile):
         return opened
-    f, rate, _ = opened
+    f, rate, frames = opened
     channels = int(f.channels)
     f.close()
     if fmt.channels == "keep" and channels != fmt.channel_count:
         return SkippedFile(path, f"{channels} channel(s); the model takes {fmt.channel_count}")
-    return rate
+    return rate, frames
 
 
 def read_sound(path: str) -> tuple[np.ndarray, int] | SkippedFile:
@@ -170,6 +171,17 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32).reshape(-1, audio.shape[1])
 
 
+def crop_start(
+    frames: int, samples: int, crop: Crop, rng: np.random.Generator | None = None
+) -> int:
+    """Where a clip of ``samples`` starts in ``frames`` (0 when it is not longer)."""
+    if frames <= samples or crop == "start":
+        return 0
+    if crop == "center":
+        return (frames - samples) // 2
+    return int((rng or np.random.default_rng()).integers(0, frames - samples + 1))
+
+
 def fit_length(
     audio: np.ndarray, samples: int, crop: Crop, rng: np.random.Generator | None = None
 ) -> np.ndarray:
@@ -178,22 +190,15 @@ def fit_length(
     if n < samples:
         pad = [(0, samples - n)] + [(0, 0)] * (audio.ndim - 1)
         return np.pad(audio, pad)
-    if crop == "start" or n == samples:
-        start = 0
-    elif crop == "center":
-        start = (n - samples) // 2
-    else:
-        start = int((rng or np.random.default_rng()).integers(0, n - samples + 1))
+    start = crop_start(n, samples, crop, rng)
     return audio[start : start + samples]
 
 
-def decode_audio(
-    path: str | os.PathLike[str],
-    fmt: AudioFormat,
-    crop: Crop = "center",
-    rng: np.random.Generator | None = None,
-) -> Clip | SkippedFile:
-    """One file as the model takes it (see the module docstring), or why it cannot be."""
+def decode_waveform(
+    path: str | os.PathLike[str], fmt: AudioFormat
+) -> tuple[np.ndarray, bool] | SkippedFile:
+    """The whole file at ``fmt``'s rate and channels, ``(frames,)`` float32 for mono or
+    ``(frames, channels)``, and whether it was resampled; or why it cannot be used."""
     path = os.fspath(path)
     read = read_sound(path)
     if isinstance(read, SkippedFile):
@@ -206,10 +211,24 @@ def decode_audio(
             path, f"{audio.shape[1]} channel(s); the model takes {fmt.channel_count}"
         )
     audio = resample(audio, rate, fmt.sample_rate)
-    audio = fit_length(audio, fmt.samples, crop, rng)
     if fmt.channels == "mono":
         audio = audio[:, 0]
-    return Clip(np.ascontiguousarray(audio, dtype=np.float32), resampled=rate != fmt.sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32), rate != fmt.sample_rate
+
+
+def decode_audio(
+    path: str | os.PathLike[str],
+    fmt: AudioFormat,
+    crop: Crop = "center",
+    rng: np.random.Generator | None = None,
+) -> Clip | SkippedFile:
+    """One file as the model takes it (see the module docstring), or why it cannot be."""
+    decoded = decode_waveform(path, fmt)
+    if isinstance(decoded, SkippedFile):
+        return decoded
+    audio, resampled = decoded
+    audio = fit_length(audio, fmt.samples, crop, rng)
+    return Clip(np.ascontiguousarray(audio, dtype=np.float32), resampled=resampled)
 
 
 def is_audio_name(path: str) -> bool:

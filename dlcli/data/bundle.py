@@ -190,7 +190,7 @@ class DataBundle:
             if shuffle:
                 ds = ds.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
             ds = ds.batch(bs)
-        gather = split.batch_fn(self.input_shape)
+        gather = _batch_fn(split, self.input_shape, with_epoch=epochs is not None)
         if weights is not None:
             gather = _weighted(gather, weights)
         ds = ds.map(gather, num_parallel_calls=autotune, deterministic=True)
@@ -219,8 +219,8 @@ def _weighted(
 
     w_all = tf.constant(np.asarray(weights, dtype=np.float32))
 
-    def with_weight(idx: Any) -> tuple[Any, Any, Any]:
-        x, y = gather(idx)
+    def with_weight(idx: Any, *epoch: Any) -> tuple[Any, Any, Any]:
+        x, y = gather(idx, *epoch)
         return x, y, tf.gather(w_all, idx)
 
     return with_weight
@@ -233,7 +233,8 @@ def split_dtype(split: Split) -> str:
 
 
 def _epoch_batches(n: int, bs: int, epochs: tuple[int, int], seed: int | None) -> Any:
-    """Index batches (int64) for epochs ``epochs[0] + 1 .. epochs[1]``, each its own order."""
+    """Index batches (int64) for epochs ``epochs[0] + 1 .. epochs[1]``, each its own order,
+    with their epoch number."""
     from dlcli.backend import tf
 
     def one_epoch(epoch):
@@ -241,10 +242,22 @@ def _epoch_batches(n: int, bs: int, epochs: tuple[int, int], seed: int | None) -
         if seed is not None:
             pair = tf.stack([tf.constant(seed, tf.int64), epoch])
             idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
-        return tf.data.Dataset.from_tensor_slices(idx).batch(bs)
+        batches = tf.data.Dataset.from_tensor_slices(idx).batch(bs)
+        return batches.map(lambda positions: (positions, epoch))
 
     start, end = epochs
     return tf.data.Dataset.range(start + 1, end + 1).flat_map(one_epoch)
+
+
+def _batch_fn(split: Split, input_shape: tuple[int, ...], *, with_epoch: bool) -> Any:
+    """The split's map from a batch of positions; over the training epochs, from positions
+    and the epoch number, which a split whose examples change each epoch (random audio
+    crops) takes through its ``epoch_batch_fn``."""
+    gather = getattr(split, "epoch_batch_fn", None) if with_epoch else None
+    if gather is not None:
+        return gather(input_shape)
+    by_position = split.batch_fn(input_shape)
+    return (lambda positions, epoch: by_position(positions)) if with_epoch else by_position
 
 
 def _augmentation(specs: Sequence[Any]) -> Any:
