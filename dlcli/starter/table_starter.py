@@ -66,7 +66,8 @@ def _column_findings(columns: list[ColumnSpec]) -> list[Finding]:
     for kind, cols in by_type.items():
         names = ", ".join(c.name for c in cols[:6]) + (", ..." if len(cols) > 6 else "")
         why = cols[0].why if len({c.why for c in cols}) == 1 else "by their values"
-        findings.append(Finding(f"{kind} columns", f"{len(cols)}: {names}", why))
+        topic = "ignored columns" if kind == "ignore" else f"{kind} columns"
+        findings.append(Finding(topic, f"{len(cols)}: {names}", why))
     return findings
 
 

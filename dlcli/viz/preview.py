@@ -9,7 +9,8 @@ from typing import Any
 from dlcli.viz.activations import LayerActivation, unit_label
 
 MAX_PREVIEW_LINES = 24  # character rows per picture (48 pixel rows)
-MIN_TILE_PX = 16  # a feature map drawn smaller than this is a smudge: show fewer maps
+MAP_LINES = 32  # character rows per feature-map preview (64 pixel rows)
+MIN_TILE_PX = 24  # a feature map drawn smaller than this is a smudge: show fewer maps
 
 
 def _width(console: Any) -> int:
@@ -70,14 +71,14 @@ def _maps_picture(act: LayerActivation, width: int) -> tuple[Any, int]:
     from dlcli.viz.halfblock import colorize, fit_width, mosaic, render_halfblock
 
     map_h, map_w = act.shape[0], act.shape[1]
-    plan = tile_layout(len(act.ranked), map_h, map_w, width, 2 * MAX_PREVIEW_LINES)
+    plan = tile_layout(len(act.ranked), map_h, map_w, width, 2 * MAP_LINES)
     maps = np.stack([act.array[..., c] for c in act.ranked[: plan.shown]])
     # Shared scale across tiles, as in the PNG: brightness compares channels.
     lo, hi = float(maps.min()), float(maps.max())
     scaled = (maps - lo) / (hi - lo) if hi > lo else np.zeros_like(maps)
     tiled = mosaic(scaled, cols=plan.cols)
     rgb = colorize(tiled, vmin=0.0, vmax=1.0)
-    picture = fit_width(rgb, width, max_height=2 * MAX_PREVIEW_LINES)
+    picture = fit_width(rgb, width, max_height=2 * MAP_LINES)
     return render_halfblock(picture), plan.shown
 
 
