@@ -110,11 +110,42 @@ def test_two_input_model_trains_predicts_evaluates_and_exports(tmp_path: Path, c
     (served,) = serve(**inputs).values()
     np.testing.assert_allclose(served.numpy(), expected, atol=1e-5)
 
-    # formats that take one input refuse with the formats that work
-    capsys.readouterr()
-    assert main(["export", str(run), "--format", "tflite"]) == 2
+    # TFLite and ONNX take both inputs by name too: parity at export, same outputs after
+    for fmt, name in (("tflite", "model.tflite"), ("onnx", "model.onnx")):
+        assert main(["export", str(run), "--format", fmt]) == 0
+        out = tmp_path / f"pred-{fmt}.csv"
+        exported = str(run / "export" / name)
+        assert main(["predict", exported, str(tmp_path / "train.csv"), "--out", str(out)]) == 0
+        confidence = np.asarray([float(r["confidence"]) for r in csv.DictReader(out.open())])
+        np.testing.assert_allclose(confidence, expected.max(axis=-1), atol=1e-5)
+
+
+def test_a_format_without_several_inputs_refuses_naming_those_with(tmp_path: Path, capsys) -> None:
+    from dlcli.modeling.formats import register_format, unregister_format
+    from dlcli.modeling.formats.tflite import TfliteFormat
+
+    class OneInput(TfliteFormat):
+        name = "one_input"
+        title = "OneInput"
+        suffix = ".one"
+        aliases = ()
+        several_inputs = False
+
+    rows = write_manifest(tmp_path, n=8)
+    assert rows
+    (tmp_path / "two.yaml").write_text(TWO_INPUTS.replace("validation_split: 0.25, ", ""))
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "two.yaml"), "--out", str(run), "--quiet"]) == 0
+    register_format(OneInput())
+    try:
+        capsys.readouterr()
+        assert main(["export", str(run), "--format", "one_input"]) == 2
+    finally:
+        unregister_format("one_input")
     err = capsys.readouterr().err
-    assert "TFLite export takes models with one input" in err and "saved_model" in err
+    assert "OneInput export takes models with one input; this model has 2" in err
+    assert "--format saved_model or --format tflite or --format onnx" in err
+    assert not (run / "export").exists()
 
 
 def test_model_inputs_recipe_errors(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ class OnnxFormat(ExportFormat):
     title = "ONNX"
     suffix = ".onnx"
     packages = (("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime"))
+    several_inputs = True  # graph inputs named as the model's inputs
 
     def missing_packages(self) -> list[str]:
         import dlcli.backend  # noqa: F401  (tf2onnx imports TensorFlow: let ours be first, quiet)
@@ -79,10 +80,17 @@ def _write_onnx(model: Any, path: Path) -> None:
         patch_tf2onnx()
     except ImportError:
         pass
-    shape = [None, *model.inputs[0].shape[1:]]
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
-        tf.TensorSpec(shape, tf.float32, name="input")
-    )
+    names = [t.name for t in model.inputs]
+    specs = [
+        tf.TensorSpec([None, *t.shape[1:]], tf.float32, name=n)
+        for t, n in zip(model.inputs, names, strict=True)
+    ]
+    if len(names) == 1:
+        fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs[0])
+    else:  # several named inputs: graph inputs in model order, renamed to their names
+        fn = tf.function(
+            lambda *xs: model(dict(zip(names, xs, strict=True)), training=False)
+        ).get_concrete_function(*specs)
     frozen = convert_variables_to_constants_v2(fn)
     if len(frozen.outputs) != 1:
         raise UsageError(
@@ -93,7 +101,12 @@ def _write_onnx(model: Any, path: Path) -> None:
         input_names=[t.name for t in frozen.inputs],
         output_names=[t.name for t in frozen.outputs],
     )
-    _rename_io(proto, frozen.inputs[0].name, "input", batch="batch")
+    if len(names) == 1:
+        _rename_io(proto, frozen.inputs[0].name, "input", batch="batch")
+    else:  # the placeholders carry their TensorSpec's name: "image:0" -> "image"
+        for tensor in frozen.inputs:
+            if tensor.name.split(":")[0] in names:
+                _rename_io(proto, tensor.name, tensor.name.split(":")[0], batch="batch")
     _rename_io(proto, frozen.outputs[0].name, "output", batch="batch")
     import onnx
 
@@ -168,14 +181,20 @@ def onnx_runner(path: Path) -> Runner:
         raise ModelLoadError(f"cannot load the ONNX model ({exc})", file=path) from exc
     inputs = session.get_inputs()
     outputs = session.get_outputs()
-    if len(inputs) != 1:
-        raise ModelLoadError(
-            f"the ONNX model has {len(inputs)} inputs", file=path, expected="one input"
-        )
     name = inputs[0].name
+    names = sorted(i.name for i in inputs)
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(None, {name: as_batch(x)})[0])
+    def predict(x: Any) -> np.ndarray:
+        batch = as_batch(x)
+        if len(inputs) == 1 and not isinstance(batch, dict):
+            return np.asarray(session.run(None, {name: batch})[0])
+        if not isinstance(batch, dict) or sorted(batch) != names:
+            raise ModelLoadError(
+                f"the ONNX model takes {len(inputs)} named input(s)",
+                file=path,
+                expected=f"a value for each of {names}",
+            )
+        return np.asarray(session.run(None, batch)[0])
 
     embedded = session.get_modelmeta().custom_metadata_map.get(EMBEDDED_METADATA_KEY)
     return Runner(predict, dims(inputs[0].shape[1:]), units(outputs[0].shape), embedded)

@@ -24,6 +24,7 @@ class TfliteFormat(ExportFormat):
     suffix = ".tflite"
     aliases = ("litert",)
     quantizations = (NO_QUANTIZATION, "float16", "dynamic")
+    several_inputs = True  # run through the serving signature, each input by its name
 
     def write(self, model: Any, path: Path, *, quantize: str) -> None:
         model.export(str(path), format="litert", verbose=False, **_tflite_options(quantize))
@@ -75,6 +76,8 @@ def tflite_runner(path: Path) -> Runner:
         raise ModelLoadError(f"cannot load the TFLite model ({exc})", file=path) from exc
     inputs = interp.get_input_details()
     outputs = interp.get_output_details()
+    if len(inputs) > 1 and len(outputs) == 1:
+        return _signature_runner(interp, path)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelLoadError(
             f"the TFLite model has {len(inputs)} inputs and {len(outputs)} outputs",
@@ -109,3 +112,34 @@ def tflite_runner(path: Path) -> Runner:
     out_shape = list(outputs[0].get("shape_signature", outputs[0]["shape"]))
     embedded = read_tflite_metadata(path)
     return Runner(predict, dims(signature[1:]), units(out_shape), embedded)
+
+
+def _signature_runner(interp: Any, path: Path) -> Runner:
+    """A model with several named inputs, run through its ``serving_default`` signature
+    (inputs fed by name, resized to each batch)."""
+    signatures = interp.get_signature_list()
+    if "serving_default" not in signatures:
+        raise ModelLoadError(
+            "the TFLite model has several inputs but no serving signature", file=path
+        )
+    names = list(signatures["serving_default"]["inputs"])
+    runner = interp.get_signature_runner("serving_default")
+    details = runner.get_input_details()
+
+    def predict(x: Any) -> np.ndarray:
+        batch = as_batch(x)
+        if not isinstance(batch, dict) or sorted(batch) != sorted(names):
+            raise ModelLoadError(
+                "the TFLite model takes several named inputs",
+                file=path,
+                expected=f"a value for each of {sorted(names)}",
+            )
+        feed = {k: batch[k].astype(details[k]["dtype"], copy=False) for k in names}
+        (out,) = runner(**feed).values()
+        return np.array(out, dtype=np.float32)
+
+    first = details[names[0]]
+    signature = list(first.get("shape_signature", first["shape"]))
+    out_detail = interp.get_output_details()[0]
+    out_shape = list(out_detail.get("shape_signature", out_detail["shape"]))
+    return Runner(predict, dims(signature[1:]), units(out_shape), read_tflite_metadata(path))
