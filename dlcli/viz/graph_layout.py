@@ -1,7 +1,8 @@
 """Where the boxes of ``inspect --graph`` go: groups, then columns, then positions.
 
-A long model is not drawn as one tall column: its depth levels are packed into columns of
-at most ``MAX_ROWS`` levels, breaking between groups where it can. Groups are the
+A long model is not drawn as one tall column: its depth levels are packed into balanced
+columns (``MAX_ROWS`` levels, or more for very deep models so the picture stays about as
+tall as wide), breaking between groups where it can. Groups are the
 instances of a recipe block (layers named ``<block>_<k>_<layer>``, e.g. ``residual_1_add``),
 or, in a model without blocks, its stages: runs of layers that read the same spatial
 size (a pooling layer closes the stage it reads from), then the head.
@@ -9,6 +10,7 @@ size (a pooling layer closes the stage it reads from), then the head.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dlcli.viz.graph import GraphNode
 
-MAX_ROWS = 10  # depth levels per column
+MAX_ROWS = 10  # depth levels per column, at least (deeper models get taller columns)
+ROW_ASPECT = 3.2 / 0.9  # a column's width over a row's height (graph.COLUMN_IN / ROW_IN)
 _BLOCK = re.compile(r"^(?P<block>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*?)_(?P<k>\d+)_")
 
 
@@ -137,9 +140,12 @@ def layout_graph(nodes: Sequence[GraphNode]) -> GraphLayout:
     groups = find_groups(nodes)
     segments = _segments(nodes, groups, depth)
     rows = depth
-    if depth > MAX_ROWS:  # balanced columns (27 levels: 3 of 9), a whole group in each
-        count = -(-depth // MAX_ROWS)
-        fitting = [len(s) for s in segments if len(s) <= MAX_ROWS]
+    if depth > MAX_ROWS:  # balanced columns (27 levels: 3 of 9-10), a whole group in each
+        # About as tall as wide: a row is ROW_ASPECT times shorter than a column is wide,
+        # so ResNet-50's 170 levels make 7 columns of 25, not 17 of 10.
+        limit = max(MAX_ROWS, math.ceil(math.sqrt(depth * ROW_ASPECT)))
+        count = -(-depth // limit)
+        fitting = [len(s) for s in segments if len(s) <= limit]
         rows = max(-(-depth // count), *fitting, 4)
     columns = _pack(segments, rows)
     level_column = {lvl: c for c, levels in enumerate(columns) for lvl in levels}
