@@ -75,6 +75,12 @@ def test_kaggle_manifest_is_one_line_and_decodes_as_pillow(tmp_path: Path) -> No
     np.testing.assert_array_equal(x, expected)
     assert [bundle.class_names[i] for i in y] == [r["label"] for r in rows]
     assert bundle.train.sources[0] == f"{table}:2"  # CSV line of the first data row
+    # inspect --activations decodes a picture as the image column does
+    from dlcli.data.kinds import get_kind
+
+    first = tmp_path / rows[0]["filename"]
+    picture = get_kind("table").activation_input(bundle.preprocessing, (16, 16, 3), first)
+    np.testing.assert_array_equal(picture, pillow(first))
 
 
 def test_table_model_trains_predicts_evaluates_and_exports(tmp_path: Path, capsys) -> None:
@@ -144,6 +150,16 @@ def test_categories_one_hot_and_index_with_their_vocabulary(tmp_path: Path) -> N
         [4, 0, 0, 1, 0],  # zone missing: index 0, the unknown value
     ]
     np.testing.assert_array_equal(x.numpy(), np.asarray(by_hand, np.float32))
+    # a validation table is read with the training vocabulary: unseen values are unknown
+    (tmp_path / "v.csv").write_text("size,city,zone,label\n7,nice,z,x\n8,oslo,c,y\n")
+    recipe = load_recipe_text(
+        "name: t\ndata:\n  kind: table\n  train: t.csv\n  validation: v.csv\n  columns:\n"
+        "    size: number\n    city: category\n    zone: {type: category, encode: index}\n" + MODEL,
+        base_dir=tmp_path,
+    )
+    (vx, vy), *_ = list(load_datasets(recipe.data, seed=0).make_validation(8))
+    np.testing.assert_array_equal(vx.numpy(), [[7, 0, 0, 0, 0], [8, 1, 0, 0, 3]])
+    assert vy.numpy().tolist() == [0, 1]
 
 
 def test_parquet_reads_as_the_same_csv(tmp_path: Path) -> None:
@@ -309,7 +325,8 @@ def test_audio_column_reads_as_soundfile_and_text_column_trains(tmp_path: Path, 
     path = recipe_file(
         tmp_path,
         "data: {kind: table, train: t.csv}",
-        "model:\n  layers:\n    - TextVectorization: {max_tokens: 40, output_mode: multi_hot, pad_to_max_tokens: true}\n"
+        "model:\n  layers:\n    - TextVectorization: {max_tokens: 40, output_mode: multi_hot,"
+        " pad_to_max_tokens: true}\n"
         "    - Dense: {units: 2, activation: softmax}\ntrain: {epochs: 1}\n",
     )
     run = tmp_path / "run"

@@ -203,6 +203,22 @@ class TableKind(DataKind):
         assert isinstance(prep, TablePreprocessing)
         return sample_rows(prep, sample, run_data, limit, source)
 
+    def activation_input(self, prep: Preprocessing | None, shape: Shape, path: Path) -> Any:
+        """``inspect --activations IMAGE`` for a model whose one input is an image column:
+        the file decoded with that column's size and colour mode."""
+        from dlcli.data.decode import SkippedFile, decode_image
+        from dlcli.data.table_dataset import groups_of
+
+        groups = groups_of(prep) if isinstance(prep, TablePreprocessing) else []
+        if len(groups) != 1 or groups[0].feed != "image":
+            return super().activation_input(prep, shape, path)
+        col = groups[0].columns[0]
+        assert col.image_size is not None and col.color_mode is not None
+        image = decode_image(path, col.image_size, col.color_mode)
+        if isinstance(image, SkippedFile):
+            raise DataError(f"cannot use the image: {image.reason}", file=path)
+        return image
+
     def serving_input(self, prep: Preprocessing, shape: list[int | None]) -> dict[str, Any]:
         from dlcli.data.table_predict import serving_description
 
