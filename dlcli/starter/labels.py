@@ -76,10 +76,11 @@ def count_findings(counts: Mapping[str, int], what: str = "class") -> list[Findi
     if not counts:
         return []
     shown = ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items()))
+    uses = "examples" if what == "class" else f"{what}s given"  # a row may have many tags
     findings = [
         Finding(
             f"{what}es" if what == "class" else f"{what}s",
-            f"{len(counts)} ({sum(counts.values()):,} examples)",
+            f"{len(counts)} ({sum(counts.values()):,} {uses})",
             shown,
         )
     ]
