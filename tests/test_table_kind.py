@@ -341,3 +341,22 @@ def test_audio_column_reads_as_soundfile_and_text_column_trains(tmp_path: Path, 
     texts = np.asarray([r.rsplit(",", 1)[0] for r in rows], dtype=object)
     probs = np.asarray(model(texts))
     np.testing.assert_allclose(got, probs.max(axis=-1), atol=1e-5)
+
+
+def test_validate_no_build_reads_a_table_recipe_without_numpy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "t.csv").write_text("photo,city,size,clip,label\n" + "a.png,oslo,1,b.wav,x\n" * 3)
+    recipe = recipe_file(tmp_path, "data: {kind: table, train: t.csv}")
+    probe = (
+        "import sys\nfrom dlcli.cli import main\n"
+        f"code = main(['validate', '--no-build', {str(recipe)!r}])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'tensorflow', 'keras', 'numpy', 'pyarrow', 'soundfile'})\n"
+        "print('HEAVY=' + ','.join(heavy))\nsys.exit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "table (label column found by name" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
 
+from dlcli.data.listing import AUDIO_EXTENSIONS as AUDIO_EXTENSIONS
 from dlcli.data.listing import SkippedFile, find_files, is_hidden, walk
 
 if TYPE_CHECKING:
     from soundfile import SoundFile
 
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"})
 NOT_AUDIO = "not a sound file (ignored)"
 MAX_SECONDS = 3600.0  # a header claiming more than an hour is refused as corrupt
 Crop = Literal["start", "center", "random"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"})
 _GLOB_CHARS = frozenset("*?[")
 NOT_AN_IMAGE = "not an image (ignored)"
 NOT_FOUND = "no such file or directory"

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dlcli.data.listing import IMAGE_EXTENSIONS
+from dlcli.data.listing import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from dlcli.data.table_read import Table, read_table
 from dlcli.errors import DataError
 from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, Float, Int
@@ -121,8 +121,6 @@ def guess_type(name: str, values: Sequence[str]) -> ColumnSpec:
         return ColumnSpec(name, "number", "every value is a number")
     if all(_suffix(v) in IMAGE_EXTENSIONS for v in present):
         return ColumnSpec(name, "image", "every value is an image file name")
-    from dlcli.data.audio_read import AUDIO_EXTENSIONS
-
     if all(_suffix(v) in AUDIO_EXTENSIONS for v in present):
         return ColumnSpec(name, "audio", "every value is a sound file name")
     words = sum(len(v.split()) for v in present) / len(present)
