@@ -360,3 +360,18 @@ def test_validate_no_build_reads_a_table_recipe_without_numpy(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "table (label column found by name" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_one_missing_file_is_a_skipped_row_unless_strict(tmp_path: Path) -> None:
+    table = kaggle_manifest(tmp_path, missing=1)  # 12 images and 1 missing file
+    recipe = load_recipe_text(
+        "name: t\ndata: {kind: table, train: train.csv}\n" + MODEL, base_dir=tmp_path
+    )
+    bundle = load_datasets(recipe.data, seed=0)
+    assert bundle.num_train == 12
+    assert [(s.path, "file not found" in s.reason) for s in bundle.skipped] == [
+        (f"{table}:14", True)
+    ]
+    with pytest.raises(DataError) as err:
+        load_datasets(recipe.data, seed=0, strict=True)
+    assert err.value.problem.format().startswith(f"{table}:14:1: 1 of 13 rows name a file")
