@@ -79,6 +79,12 @@ def test_two_input_model_trains_predicts_evaluates_and_exports(tmp_path: Path, c
     assert sorted(t.name for t in model.inputs) == ["image", "tabular"]
     expected = np.asarray(model(by_hand(tmp_path, rows)))
 
+    # inspect lists both inputs
+    capsys.readouterr()
+    assert main(["inspect", str(run)]) == 0
+    summary = capsys.readouterr().out
+    assert "image" in summary and "tabular" in summary and "InputLayer" in summary
+
     # predict: one row per table row, the probabilities of plain Keras on the dict
     out = tmp_path / "pred.csv"
     assert main(["predict", str(run), str(tmp_path / "train.csv"), "--out", str(out)]) == 0
