@@ -33,6 +33,20 @@ def run_target_evaluation(
     if folder is not None:
         folder = Path(folder)
         name = Path(loaded.source).name
+        for output, (true, predicted) in result.output_pairs.items():
+            from dlcli.viz.scatter import plot_scatter
+
+            part = payload["outputs"][output]
+            png = folder / f"{name}.{output}{SCATTER_SUFFIX}"
+            plot_scatter(
+                true,
+                predicted,
+                list(part.get("per_column", {})),
+                png,
+                title=f"{name} {output} on {result.data} (R² {part['r2']:.3f})",
+            )
+            part["scatter_png"] = str(png)
+            written.append(str(png))
         if result.true is not None and result.predicted is not None:
             from dlcli.viz.scatter import plot_scatter
 
@@ -65,6 +79,27 @@ def summary_lines(payload: dict[str, Any]) -> list[str]:
         f"model {payload['model']}",
         f"data  {payload['data']} ({payload['num_samples']:,} examples)",
     ]
+    return lines + score_lines(payload)
+
+
+def score_lines(payload: dict[str, Any]) -> list[str]:
+    """One target's scores (several outputs: each output's, under its name)."""
+    lines: list[str] = []
+    if "outputs" in payload:
+        for name, part in payload["outputs"].items():
+            lines.append(f"output {name} ({part['target']})")
+            lines.extend(f"  {line}" for line in score_lines(part))
+        return lines
+    if "confusion_matrix" in payload:
+        lines.append(f"accuracy {payload['accuracy']:.4f}   loss {payload['loss']:.4f}")
+        width = max([5, *(len(c) for c in payload["per_class"])])
+        lines.append(f"  {'class'.ljust(width)}  precision  recall  f1      support")
+        for cls, s in payload["per_class"].items():
+            lines.append(
+                f"  {cls.ljust(width)}  {s['precision']:.4f}     {s['recall']:.4f}  "
+                f"{s['f1']:.4f}  {s['support']}"
+            )
+        return lines
     if "per_column" in payload:
         lines.append(
             f"MAE {payload['mae']:.4g}   RMSE {payload['rmse']:.4g}   R² {payload['r2']:.4f}"

@@ -32,6 +32,8 @@ class TargetEvaluation:
     seconds: float
     true: np.ndarray | None = None  # regression: values for the scatter plot
     predicted: np.ndarray | None = None
+    # several outputs: each regression output's (true, predicted) for its scatter plot
+    output_pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     skipped: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +107,7 @@ def evaluate_target(
     if done == 0:
         raise DataError("no usable examples to evaluate on", file=source.description)
     pairs = scorer.pairs() if hasattr(scorer, "pairs") else (None, None)
+    by_output = scorer.output_pairs() if hasattr(scorer, "output_pairs") else {}
     return TargetEvaluation(
         target=record,
         scores=scorer.result(),
@@ -113,4 +116,5 @@ def evaluate_target(
         seconds=time.perf_counter() - start,
         true=pairs[0],
         predicted=pairs[1],
+        output_pairs=by_output,
     )

@@ -220,10 +220,11 @@ def build_model(
     shape = _input_shape(spec, input_shape)
     _check_memory(spec, shape)
     model_input = _model_inputs(spec, shape)
-    final, used = _connect(spec, model_input)
-    _check_unused(spec, used)
+    tensors: dict[str, Any] = {}
+    final, used = _connect(spec, model_input, every=tensors)
+    _check_unused(spec, used | set((spec.outputs or {}).values()))
     _check_inputs_used(spec, used)
-    if final.dense_on_map is not None:
+    if final.dense_on_map is not None and not spec.outputs:
         position, dense_spec, in_shape = final.dense_on_map
         raise _error(
             f"Dense applied to a {len(in_shape)}-D input of shape {_shape_text(in_shape)}, "
@@ -234,13 +235,31 @@ def build_model(
             hint="add Flatten or GlobalAveragePooling2D before Dense",
         )
     try:
-        model = keras.Model(inputs=_as_model_inputs(model_input), outputs=final.tensor, name=name)
+        model = keras.Model(
+            inputs=_as_model_inputs(model_input), outputs=_outputs(spec, final, tensors), name=name
+        )
     except Exception as exc:
         raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
     from dlcli.modeling.backbone_weights import load_pretrained
 
     load_pretrained(model, spec.layers)  # Backbone entries' imagenet or file weights
     return model
+
+
+def _outputs(spec: ModelSpec, final: _Flow, tensors: dict[str, Any]) -> Any:
+    """The last layer's tensor, or a dict by output name (``model.outputs``, name order:
+    Keras then returns the outputs as a dict)."""
+    if not spec.outputs:
+        return final.tensor
+    from dlcli.backend import keras
+
+    # Each output's tensor renamed after the output, so exported graphs (SavedModel,
+    # TFLite signatures, ONNX) name their outputs as the recipe does.
+    out = {}
+    for name, layer in sorted(spec.outputs.items()):
+        taken = name == layer or name in tensors
+        out[name] = tensors[layer] if taken else keras.layers.Identity(name=name)(tensors[layer])
+    return out
 
 
 def _model_input(shape: tuple, dtype: str | None = None, name: str = INPUT) -> Any:
@@ -269,6 +288,7 @@ def _connect(
     spec: ModelSpec,
     model_input: dict[str, Any],
     on_layer: Callable[[int, LayerSpec, Any], None] | None = None,
+    every: dict[str, Any] | None = None,
 ) -> tuple[_Flow, set[str]]:
     """Create and call every layer in order; returns the last flow and the names used.
     ``model_input``: the Input tensors by name (``input``, or ``model.inputs``' names)."""
@@ -298,6 +318,8 @@ def _connect(
             out = out[0]  # e.g. attention with scores: the first output flows on
         flows[layer_spec.name] = _Flow(out, _dense_origin(layer_spec, position, incoming, out))
         previous = layer_spec.name
+    if every is not None:  # each layer's output tensor by name (model.outputs)
+        every.update({name: flow.tensor for name, flow in flows.items()})
     return flows[previous], used
 
 

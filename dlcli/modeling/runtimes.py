@@ -169,19 +169,36 @@ def keras_runner(model: Any) -> Runner:
         return model(x, training=False)
 
     n_outputs = len(model.outputs)
+    several = isinstance(model.output, dict)  # model.outputs: packed in name order
+    if n_outputs != 1 and not several:
+        raise ModelLoadError(
+            f"the model has {n_outputs} unnamed outputs",
+            expected="one output, or a dict of named outputs (model.outputs)",
+        )
 
     def predict(x: np.ndarray) -> np.ndarray:
-        if n_outputs != 1:
-            raise ModelLoadError(
-                f"the model has {n_outputs} outputs", expected="a classifier with one output"
-            )
         batch = as_batch(x)
         if named:
             out = call({name: tf.convert_to_tensor(v) for name, v in batch.items()})
         else:
             out = call(tf.convert_to_tensor(batch))
-        return np.asarray(out)
+        return pack_outputs(out) if several else np.asarray(out)
 
     input_shape = tuple(model.inputs[0].shape[1:])
-    output_units = units(tuple(model.outputs[0].shape)) if n_outputs == 1 else None
+    if several:
+        output_units = packed_units([tuple(t.shape) for t in model.output.values()])
+    else:
+        output_units = units(tuple(model.outputs[0].shape))
     return Runner(predict, dims(input_shape), output_units)
+
+
+def pack_outputs(outputs: dict[str, Any]) -> np.ndarray:
+    """A model's named outputs side by side in name order, each as (batch, width): what
+    ``predict``/``evaluate`` and the export parity check read (``targets.outputs``)."""
+    arrays = [np.asarray(outputs[k], dtype=np.float32) for k in sorted(outputs)]
+    return np.concatenate([a.reshape(len(a), -1) for a in arrays], axis=1)
+
+
+def packed_units(shapes: Sequence[Sequence[Any]]) -> int | None:
+    widths = [units(s) for s in shapes]
+    return None if any(w is None for w in widths) else sum(w for w in widths if w)

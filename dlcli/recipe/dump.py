@@ -38,7 +38,10 @@ def _layer(spec: LayerSpec, *, with_inputs: bool = True) -> dict[str, Any]:
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     out: dict[str, Any] = {"name": recipe.name, "seed": recipe.seed}
     if recipe.data is not None:
-        data = recipe.data.model_dump(exclude={"augment"})
+        several = recipe.model.outputs is not None  # labels and targets are model.outputs'
+        data = recipe.data.model_dump(
+            exclude={"augment", "label", "target"} if several else {"augment"}
+        )
         data["augment"] = [_layer(s, with_inputs=False) for s in recipe.data.augment]
         out["data"] = _plain(data)
     model: dict[str, Any] = {}
@@ -49,6 +52,11 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
             name: _plain(each.model_dump(exclude_none=True))
             for name, each in recipe.model.inputs.items()
         }
+    if recipe.model.outputs is not None and recipe.data is not None:
+        from dlcli.recipe.model_outputs import outputs_to_dict
+
+        spec = getattr(recipe.data, "target", None)
+        model["outputs"] = outputs_to_dict(spec.outputs)  # type: ignore[union-attr]
     if recipe.model.input_dtype is not None:
         model["input_dtype"] = recipe.model.input_dtype
     if recipe.model.init_from is not None:
@@ -60,6 +68,9 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         train["loss"] = {"name": recipe.train.loss, **_plain(recipe.train.loss_args)}
     if recipe.train.class_weight is None:
         train.pop("class_weight")
+    if recipe.model.outputs is not None:  # each output has its own (model.outputs)
+        train.pop("loss")
+        train.pop("metrics")
     if recipe.train.stages is not None:
         from dlcli.recipe.stages import stage_to_dict
 

@@ -28,7 +28,7 @@ from dlcli.recipe.layers import (
 from dlcli.recipe.spec import INPUT, LayerSpec, SourceRef
 from dlcli.recipe.yamlread import KeyPath, Positions, format_path, make_problem
 
-MODEL_KEYS = ("input", "inputs", "input_dtype", "init_from", "blocks", "layers")
+MODEL_KEYS = ("input", "inputs", "outputs", "input_dtype", "init_from", "blocks", "layers")
 # Blocks times `repeat` can turn a few lines into millions of layers (a recipe "billion
 # laughs"); validation must fail fast instead. The largest Keras application (NASNetLarge)
 # has about 1,040 layers. The cap is what builds, saves and loads in tens of seconds on two

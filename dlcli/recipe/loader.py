@@ -16,6 +16,7 @@ from dlcli.errors import Problem, RecipeError
 from dlcli.recipe.graph import parse_input_dtype, parse_model
 from dlcli.recipe.init_from import parse_init_from
 from dlcli.recipe.model_inputs import parse_inputs, with_kind_dtypes
+from dlcli.recipe.model_outputs import check_outputs, model_layers, parse_outputs
 from dlcli.recipe.optimizer_args import check_optimizer_args
 from dlcli.recipe.overrides import apply_value, parse_override, parse_path
 from dlcli.recipe.sections import SectionChecker
@@ -114,10 +115,13 @@ def _resolve(
     model = parse_model(tree["model"], positions, problems) if "model" in tree else None
     input_dtype = parse_input_dtype(tree.get("model"), positions, problems)
     model_inputs = parse_inputs(tree.get("model"), positions, problems)
+    outputs = parse_outputs(tree.get("model"), positions, problems)
     init_from = parse_init_from(tree.get("model"), positions, problems, base_dir)
     data = check.data(tree.get("data"))
     model_inputs = with_kind_dtypes(model_inputs, data, positions, problems)
     train = check.train(tree.get("train"))
+    if outputs is not None and model is not None:
+        data = check_outputs(outputs, tree, data, model[1], positions, problems)
     if train is not None:
         check_optimizer_args(train, positions, problems)
         train = with_target_defaults(tree.get("train"), data, train)
@@ -134,6 +138,7 @@ def _resolve(
         model=ModelSpec(
             input=model[0],
             inputs=model_inputs,
+            outputs=model_layers(outputs),
             input_dtype=input_dtype or (None if model_inputs else _kind_dtype(data)),
             layers=model[1],
             init_from=init_from,

@@ -126,6 +126,9 @@ class ModelInput(_Strict):
 class ModelSpec(_Strict):
     input: tuple[int | None, ...] | None = None
     inputs: dict[str, ModelInput] | None = None  # several named inputs (model.inputs)
+    # Several named outputs (model.outputs): output name -> layer, in name order; each
+    # output's target, label, loss and metrics are data.target (targets.outputs).
+    outputs: dict[str, str] | None = None
     input_dtype: InputDtype | None = None  # None: what the data kind reads (else float32)
     layers: list[LayerSpec]
     init_from: Path | None = None  # warm start: a run folder or .keras file (recipe.init_from)

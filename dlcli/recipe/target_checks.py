@@ -100,6 +100,11 @@ def check_target(
         )
 
 
+def at_layer(layer: LayerSpec, message: str, fix: str) -> Problem:
+    """A problem at a layer's place in the recipe, with its fix."""
+    return _at_layer(layer, message, fix)
+
+
 def _at_layer(layer: LayerSpec, message: str, fix: str) -> Problem:
     where = layer.where
     return Problem(

@@ -19,6 +19,7 @@ from dlcli.errors import ModelLoadError, Problem
 from dlcli.targets.base import LossCheck, Target, TargetColumns, TargetRecord, TargetSpec
 from dlcli.targets.class_target import ClassRecord, ClassTarget, ClassTargetSpec
 from dlcli.targets.multi_label import MultiLabelSpec, MultiLabelTarget
+from dlcli.targets.outputs import OutputsTarget
 from dlcli.targets.regression import RegressionSpec, RegressionTarget
 
 __all__ = [
@@ -147,6 +148,7 @@ def _register_builtins() -> None:
     register_target(ClassTarget())
     register_target(MultiLabelTarget())
     register_target(RegressionTarget())
+    register_target(OutputsTarget())
 
 
 _register_builtins()

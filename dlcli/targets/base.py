@@ -24,6 +24,8 @@ from dlcli.errors import DataError, Problem
 if TYPE_CHECKING:
     import numpy as np
 
+    from dlcli.targets.outputs import OutputPart
+
 MAX_PROBLEMS = 20
 
 
@@ -132,6 +134,10 @@ class Target(ABC):
         """Whether ``train.class_weight`` applies (one class per example)."""
         return self.classifies
 
+    def parts(self, record: TargetRecord | None) -> list[OutputPart] | None:
+        """The model's outputs when it has several (``model.outputs``), else None."""
+        return None
+
     # --- data ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -184,6 +190,14 @@ class Target(ABC):
         """One mapping per example: CSV cell text under each column, JSON values under
         ``"json"``."""
         raise NotImplementedError
+
+    def output_columns(self, record: TargetRecord, output: str) -> list[str]:
+        """``prediction_columns`` as one of several outputs names them: the output's name,
+        then ``<output>_<column>`` for the others (``species``, ``species_score``)."""
+        own = self.prediction_columns(record)
+        if len(own) == 1:
+            return [output]
+        return [output, *(f"{output}_{c}" for c in own[1:])]
 
     def evaluation(self, record: TargetRecord) -> Any:
         """A streaming scorer: ``update(y_true, outputs)``, ``result() -> dict``."""

@@ -27,6 +27,8 @@ from dlcli.targets.base import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from dlcli.targets.scores import ClassAccuracy
+
 NAME = "class"
 IMBALANCE_RATIO = 5.0  # a warning above this largest/smallest class ratio
 MAX_CLASSES_LISTED = 12
@@ -114,6 +116,32 @@ class ClassTarget(Target):
     def summary(self, record: TargetRecord, y: np.ndarray) -> list[tuple[str, bool]]:
         assert isinstance(record, ClassRecord)
         return class_counts(record.class_names, y)
+
+    # A class model alone is predicted and evaluated by the class paths (top-k, confusion
+    # matrix files); these serve a class output among several (``model.outputs``).
+
+    def prediction_columns(self, record: TargetRecord) -> list[str]:
+        return ["label", "score"]
+
+    def prediction_rows(self, record: TargetRecord, outputs: np.ndarray) -> list[dict[str, Any]]:
+        from dlcli.targets.scores import as_probabilities
+
+        assert isinstance(record, ClassRecord)
+        probs = as_probabilities(outputs)
+        rows = []
+        for row in probs:
+            best = int(row.argmax())
+            label, score = record.class_names[best], float(row[best])
+            rows.append(
+                {"label": label, "score": f"{score:.6g}", "json": {"label": label, "score": score}}
+            )
+        return rows
+
+    def evaluation(self, record: TargetRecord) -> ClassAccuracy:
+        from dlcli.targets.scores import ClassAccuracy
+
+        assert isinstance(record, ClassRecord)
+        return ClassAccuracy(record.class_names)
 
 
 def class_counts(class_names: list[str], labels: np.ndarray) -> list[tuple[str, bool]]:

@@ -213,6 +213,9 @@ class MultiLabelTarget(Target):
     def prediction_columns(self, record: TargetRecord) -> list[str]:
         return ["tags", "scores"]
 
+    def output_columns(self, record: TargetRecord, output: str) -> list[str]:
+        return [output, f"{output}_scores"]
+
     def prediction_rows(self, record: TargetRecord, outputs: np.ndarray) -> list[dict[str, Any]]:
         import numpy as np
 

@@ -144,3 +144,55 @@ class RegressionScores:
         if not self.true:
             return np.zeros((0, k)), np.zeros((0, k))
         return np.concatenate(self.true), np.concatenate(self.predicted)
+
+
+def as_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """A class output's rows as probabilities: kept when they are (softmax), else
+    softmaxed (logits)."""
+    x = np.asarray(outputs, dtype=np.float64)
+    sums = x.sum(axis=-1)
+    if x.size and (x.min() >= 0) and np.allclose(sums, 1.0, atol=1e-3):
+        return x
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class ClassAccuracy:
+    """Accuracy, a confusion matrix (rows: true, columns: predicted), per-class
+    precision/recall/F1 and cross-entropy of one class output among several."""
+
+    def __init__(self, class_names: list[str]) -> None:
+        self.class_names = list(class_names)
+        n = len(class_names)
+        self.matrix = np.zeros((n, n), dtype=np.int64)
+        self.loss_sum = 0.0
+        self.count = 0
+
+    def update(self, y_true: np.ndarray, outputs: np.ndarray) -> None:
+        truth = np.asarray(y_true, dtype=np.int64).reshape(-1)
+        probs = as_probabilities(outputs)
+        np.add.at(self.matrix, (truth, probs.argmax(axis=-1)), 1)
+        picked = np.clip(probs[np.arange(len(truth)), truth], EPSILON, 1 - EPSILON)
+        self.loss_sum += float(-np.log(picked).sum())
+        self.count += len(truth)
+
+    def result(self) -> dict[str, Any]:
+        tp = np.diag(self.matrix)
+        precision, recall, f1 = _prf(tp, self.matrix.sum(axis=0) - tp, self.matrix.sum(axis=1) - tp)
+        per_class = {
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(self.matrix[i].sum()),
+            }
+            for i, name in enumerate(self.class_names)
+        }
+        return {
+            "num_samples": self.count,
+            "accuracy": float(tp.sum() / self.count) if self.count else None,
+            "loss": self.loss_sum / self.count if self.count else None,
+            "loss_function": "sparse_categorical_crossentropy",
+            "confusion_matrix": self.matrix.tolist(),
+            "per_class": per_class,
+        }

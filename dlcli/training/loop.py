@@ -47,9 +47,14 @@ def make_metrics(
 ) -> list[Any]:
     """Keras metric objects; ``accuracy`` resolves by the loss, as ``compile`` does, and
     the target's own names (``micro_f1``, ``rmse``) by the target."""
+    kind = target_of(target)
+    parts = kind.parts(target) if target is not None else None
+    if parts:  # several outputs: each output's loss and metrics
+        from dlcli.training.outputs import output_metrics
+
+        return output_metrics(parts, prefix)
     metrics = []
     lname = loss_name.lower().replace("_", "")
-    kind = target_of(target)
     for name in names:
         own = kind.metric(name, target, prefix) if target is not None else None
         if own is not None:

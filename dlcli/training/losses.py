@@ -73,7 +73,13 @@ def loss_object(
 
 
 def per_example_loss(name: str, args: Mapping[str, Any] | None, record: TargetRecord | None) -> Any:
-    """The loss per example (no reduction); class indices one-hot for categorical losses."""
+    """The loss per example (no reduction); class indices one-hot for categorical losses.
+    A model with several outputs: the weighted sum of each output's own loss."""
+    parts = target_of(record).parts(record) if record is not None else None
+    if parts:
+        from dlcli.training.outputs import combined_loss
+
+        return combined_loss(parts)
     fn = loss_object(name, args, reduction=None)
     if not target_of(record).classifies or loss_family(name) not in ONE_HOT_LOSSES:
         return fn

@@ -62,7 +62,13 @@ def build_trainee(session: Session) -> Trainee:
     classes = len(bundle.class_names)
     with session.launch.strategy.scope():
         model = setup.build_network(session.recipe.model, bundle.input_shape, session.recipe.name)
-        if target_of(bundle.target).classifies:
+        parts = target_of(bundle.target).parts(bundle.target) if bundle.target else None
+        if parts:  # several outputs (model.outputs): each checked against its target
+            from dlcli.training.outputs import check_output_units
+
+            check_output_units(model, parts)
+            chance = diag.ChanceWatch(prior_loss=None, majority=1.0, classes=classes)
+        elif target_of(bundle.target).classifies:
             check_output_units(model, classes, last_layer(session))
             check_loss(spec.loss, classes, output_width(model))
             chance = diag.ChanceWatch.for_data(
@@ -104,6 +110,12 @@ def compile_model(session: Session, model: Any, optimizer: Any) -> None:
     from dlcli.training.losses import loss_object
 
     spec, record = session.spec, session.bundle.target
+    parts = target_of(record).parts(record) if record is not None else None
+    if parts:
+        from dlcli.training.outputs import compile_args
+
+        model.compile(optimizer=optimizer, **compile_args(parts))
+        return
     model.compile(
         optimizer=optimizer,
         loss=loss_object(spec.loss, spec.loss_args),
