@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from dlcli.errors import Problem
 from dlcli.recipe.model_inputs import NAME
-from dlcli.recipe.spec import DataSection, LayerSpec, TrainSpec
+from dlcli.recipe.spec import DataSection, LayerSpec
 from dlcli.recipe.target_checks import at_layer, last_layer_output
 from dlcli.recipe.yamlread import KeyPath, Positions, make_problem
 from dlcli.targets import LossCheck, label_columns
@@ -246,7 +246,8 @@ def _check_one(
             at_layer(
                 layer,
                 f"output {name!r}: layer {layer.name!r} has {units} unit(s) but the "
-                f"{target.name} target has {expected} column(s) ({', '.join(label_columns(label))})",
+                f"{target.name} target has {expected} column(s) "
+                f"({', '.join(label_columns(label))})",
                 f"set units: {expected} on layer {layer.name!r}",
             )
         )

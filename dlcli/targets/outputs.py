@@ -271,7 +271,8 @@ class OutputsTarget(Target):
             a, b = p.out_columns
             own = p.target.prediction_columns(p.record)
             named = output_column_names(p)
-            for row, cells in zip(rows, p.target.prediction_rows(p.record, outputs[:, a:b])):
+            cells_of = p.target.prediction_rows(p.record, outputs[:, a:b])
+            for row, cells in zip(rows, cells_of, strict=True):
                 for src, dst in zip(own, named, strict=True):
                     row[dst] = cells[src]
                 row["json"][p.name] = cells["json"]

@@ -112,7 +112,7 @@ def output_metrics(parts: list[OutputPart], prefix: str = "") -> list[Any]:
     return found
 
 
-def check_output_units(model: Any, parts: list[OutputPart]) -> None:
+def check_units_per_output(model: Any, parts: list[OutputPart]) -> None:
     """Each output's last dimension must be its target's width (classes, tags, columns)."""
     outputs = model.output if isinstance(model.output, dict) else {}
     for p in parts:

@@ -64,9 +64,9 @@ def build_trainee(session: Session) -> Trainee:
         model = setup.build_network(session.recipe.model, bundle.input_shape, session.recipe.name)
         parts = target_of(bundle.target).parts(bundle.target) if bundle.target else None
         if parts:  # several outputs (model.outputs): each checked against its target
-            from dlcli.training.outputs import check_output_units
+            from dlcli.training.outputs import check_units_per_output
 
-            check_output_units(model, parts)
+            check_units_per_output(model, parts)
             chance = diag.ChanceWatch(prior_loss=None, majority=1.0, classes=classes)
         elif target_of(bundle.target).classifies:
             check_output_units(model, classes, last_layer(session))
