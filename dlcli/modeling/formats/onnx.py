@@ -17,7 +17,7 @@ import numpy as np
 
 from dlcli.errors import ModelLoadError, RunFailure, UsageError
 from dlcli.modeling.formats import ExportFormat
-from dlcli.modeling.runtimes import Runner, as_batch, dims, units
+from dlcli.modeling.runtimes import Runner, as_batch, dims, pack_outputs, packed_units, units
 from dlcli.modeling.tflite_metadata import EMBEDDED_METADATA_KEY
 
 
@@ -92,9 +92,12 @@ def _write_onnx(model: Any, path: Path) -> None:
             lambda *xs: model(dict(zip(names, xs, strict=True)), training=False)
         ).get_concrete_function(*specs)
     frozen = convert_variables_to_constants_v2(fn)
-    if len(frozen.outputs) != 1:
+    # Several named outputs (model.outputs): flattened in name order, renamed to their names.
+    out_names = sorted(model.output) if isinstance(model.output, dict) else ["output"]
+    if len(frozen.outputs) != len(out_names):
         raise UsageError(
-            f"ONNX export supports models with one output; this one has {len(frozen.outputs)}"
+            f"ONNX export supports a model with one output or named outputs; this one has "
+            f"{len(frozen.outputs)}"
         )
     proto, _ = tf2onnx.convert.from_graph_def(
         frozen.graph.as_graph_def(),
@@ -107,7 +110,8 @@ def _write_onnx(model: Any, path: Path) -> None:
         for tensor in frozen.inputs:
             if tensor.name.split(":")[0] in names:
                 _rename_io(proto, tensor.name, tensor.name.split(":")[0], batch="batch")
-    _rename_io(proto, frozen.outputs[0].name, "output", batch="batch")
+    for tensor, out_name in zip(frozen.outputs, out_names, strict=True):
+        _rename_io(proto, tensor.name, out_name, batch="batch")
     import onnx
 
     onnx.save(proto, str(path))
@@ -183,18 +187,27 @@ def onnx_runner(path: Path) -> Runner:
     outputs = session.get_outputs()
     name = inputs[0].name
     names = sorted(i.name for i in inputs)
+    out_names = [o.name for o in outputs]
+
+    def run(feed: dict[str, Any]) -> np.ndarray:
+        results = session.run(None, feed)
+        if len(results) > 1:  # several named outputs, packed in name order
+            return pack_outputs(dict(zip(out_names, results, strict=True)))
+        return np.asarray(results[0])
 
     def predict(x: Any) -> np.ndarray:
         batch = as_batch(x)
         if len(inputs) == 1 and not isinstance(batch, dict):
-            return np.asarray(session.run(None, {name: batch})[0])
+            return run({name: batch})
         if not isinstance(batch, dict) or sorted(batch) != names:
             raise ModelLoadError(
                 f"the ONNX model takes {len(inputs)} named input(s)",
                 file=path,
                 expected=f"a value for each of {names}",
             )
-        return np.asarray(session.run(None, batch)[0])
+        return run(batch)
 
     embedded = session.get_modelmeta().custom_metadata_map.get(EMBEDDED_METADATA_KEY)
-    return Runner(predict, dims(inputs[0].shape[1:]), units(outputs[0].shape), embedded)
+    shapes = [o.shape for o in outputs]
+    out_units = units(shapes[0]) if len(shapes) == 1 else packed_units(shapes)
+    return Runner(predict, dims(inputs[0].shape[1:]), out_units, embedded)

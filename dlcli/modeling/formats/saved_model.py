@@ -10,7 +10,7 @@ import numpy as np
 
 from dlcli.errors import ModelLoadError
 from dlcli.modeling.formats import ExportFormat
-from dlcli.modeling.runtimes import Runner, as_batch, dims, units
+from dlcli.modeling.runtimes import Runner, as_batch, dims, pack_outputs, packed_units, units
 
 METADATA = Path("assets") / "labels.json"
 
@@ -60,14 +60,7 @@ def saved_model_runner(path: Path) -> Runner:
     if not kwargs:
         raise ModelLoadError("the SavedModel signature has no inputs", file=path)
     name, spec = next(iter(kwargs.items()))
-    outputs = fn.structured_outputs
-    if len(outputs) != 1:
-        raise ModelLoadError(
-            f"the SavedModel signature has {len(outputs)} outputs",
-            file=path,
-            expected="one output",
-        )
-    ((out_name, out_spec),) = outputs.items()
+    outputs = fn.structured_outputs  # several (model.outputs): by output name, packed
 
     def predict(x: Any) -> np.ndarray:
         batch = as_batch(x)
@@ -88,8 +81,10 @@ def saved_model_runner(path: Path) -> Runner:
             )
         else:
             result = fn(**{name: tf.constant(batch)})
-        return result[out_name].numpy()
+        return pack_outputs({k: v.numpy() for k, v in result.items()})
 
     # Keep the loaded object alive as long as the signature is used.
     predict.__dict__["_saved_model"] = loaded
-    return Runner(predict, dims(spec.shape.as_list()[1:]), units(out_spec.shape.as_list()))
+    shapes = [s.shape.as_list() for s in outputs.values()]
+    out_units = units(shapes[0]) if len(shapes) == 1 else packed_units(shapes)
+    return Runner(predict, dims(spec.shape.as_list()[1:]), out_units)

@@ -14,7 +14,7 @@ import numpy as np
 
 from dlcli.errors import ModelLoadError
 from dlcli.modeling.formats import NO_QUANTIZATION, ExportFormat
-from dlcli.modeling.runtimes import Runner, as_batch, dims, units
+from dlcli.modeling.runtimes import Runner, as_batch, dims, pack_outputs, packed_units, units
 from dlcli.modeling.tflite_metadata import embed_tflite_metadata, read_tflite_metadata
 
 
@@ -76,7 +76,7 @@ def tflite_runner(path: Path) -> Runner:
         raise ModelLoadError(f"cannot load the TFLite model ({exc})", file=path) from exc
     inputs = interp.get_input_details()
     outputs = interp.get_output_details()
-    if len(inputs) > 1 and len(outputs) == 1:
+    if len(inputs) > 1 or len(outputs) > 1:
         return _signature_runner(interp, path)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelLoadError(
@@ -115,8 +115,9 @@ def tflite_runner(path: Path) -> Runner:
 
 
 def _signature_runner(interp: Any, path: Path) -> Runner:
-    """A model with several named inputs, run through its ``serving_default`` signature
-    (inputs fed by name, resized to each batch)."""
+    """A model with several named inputs or outputs, run through its ``serving_default``
+    signature (inputs fed by name, resized to each batch; several outputs packed in name
+    order, as every runner returns them)."""
     signatures = interp.get_signature_list()
     if "serving_default" not in signatures:
         raise ModelLoadError(
@@ -128,6 +129,8 @@ def _signature_runner(interp: Any, path: Path) -> Runner:
 
     def predict(x: Any) -> np.ndarray:
         batch = as_batch(x)
+        if len(names) == 1 and not isinstance(batch, dict):
+            batch = {names[0]: batch}
         if not isinstance(batch, dict) or sorted(batch) != sorted(names):
             raise ModelLoadError(
                 "the TFLite model takes several named inputs",
@@ -135,11 +138,15 @@ def _signature_runner(interp: Any, path: Path) -> Runner:
                 expected=f"a value for each of {sorted(names)}",
             )
         feed = {k: batch[k].astype(details[k]["dtype"], copy=False) for k in names}
-        (out,) = runner(**feed).values()
+        result = runner(**feed)
+        if len(result) > 1:
+            return pack_outputs(result)
+        (out,) = result.values()
         return np.array(out, dtype=np.float32)
 
     first = details[names[0]]
     signature = list(first.get("shape_signature", first["shape"]))
-    out_detail = interp.get_output_details()[0]
-    out_shape = list(out_detail.get("shape_signature", out_detail["shape"]))
-    return Runner(predict, dims(signature[1:]), units(out_shape), read_tflite_metadata(path))
+    out_details = runner.get_output_details()
+    shapes = [list(d.get("shape_signature", d["shape"])) for d in out_details.values()]
+    out_units = units(shapes[0]) if len(shapes) == 1 else packed_units(shapes)
+    return Runner(predict, dims(signature[1:]), out_units, read_tflite_metadata(path))
