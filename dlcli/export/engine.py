@@ -56,6 +56,7 @@ class ExportResult:
     quantize: str = "none"
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    per_output: dict[str, float] = field(default_factory=dict)  # model.outputs: each's diff
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class ExportResult:
             "seconds": round(self.seconds, 3),
             "quantize": self.quantize,
             "source": str(self.source) if self.source else None,
+            **({"per_output": self.per_output} if self.per_output else {}),
         }
 
 
@@ -113,6 +115,18 @@ def _check_destination(out: Path, fmt: str, overwrite: bool) -> None:
             raise OutputExistsError(
                 "output exists", file=path, hint="pass --overwrite to replace it, or choose --out"
             )
+
+
+def output_diffs(target: Any, expected: np.ndarray, got: np.ndarray) -> dict[str, float]:
+    """Each named output's maximum absolute difference (``model.outputs``), else {}."""
+    from dlcli.targets import target_of
+
+    parts = target_of(target).parts(target) if target is not None else None
+    diffs = {}
+    for p in parts or []:
+        a, b = p.out_columns
+        diffs[p.name] = max_abs_diff(np.asarray(expected)[:, a:b], np.asarray(got)[:, a:b])
+    return diffs
 
 
 def max_abs_diff(expected: np.ndarray, got: np.ndarray) -> float:
@@ -189,7 +203,9 @@ def export_model(
                 f"the exported {fmt} model cannot be run: {exc.problem.message}",
                 hint="nothing was written; please report this with DLCLI_DEBUG=1 output",
             ) from exc
-        diff = max_abs_diff(expected, runner.predict(batch.x))
+        got = runner.predict(batch.x)
+        diff = max_abs_diff(expected, got)
+        per_output = output_diffs(loaded.target, expected, got)
         del runner  # release the interpreter/session before files move
         parity = {
             "max_abs_diff": diff,
@@ -197,6 +213,7 @@ def export_model(
             "samples": batch.count,
             "sample_source": batch.description,
             "reference": "keras model(x, training=False)",
+            **({"per_output": per_output} if per_output else {}),
         }
         if not diff <= tol:
             scale = float(np.max(np.abs(expected))) if np.size(expected) else 0.0
@@ -247,6 +264,7 @@ def export_model(
         seconds=time.perf_counter() - start,
         quantize=quantize,
         source=loaded.source,
+        per_output=per_output,
     )
 
 

@@ -26,3 +26,6 @@ def render_export(console: Console, result) -> None:
         f"on {escape(result.sample_source)} {ok}",
         highlight=False,
     )
+    if result.per_output:
+        each = ", ".join(f"{name} {diff:.3g}" for name, diff in result.per_output.items())
+        console.print(f"parity per output (max abs diff): {escape(each)}", highlight=False)
