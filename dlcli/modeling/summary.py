@@ -92,6 +92,8 @@ class ModelSummary:
     input_shape: list[int | None] | None = None
     output_shape: list[int | None] | None = None
     flops_unknown: list[str] = field(default_factory=list)
+    # named outputs (model.outputs): output name -> its shape, in name order
+    outputs: dict[str, list[int | None]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -273,4 +275,12 @@ def summarize(model: Any) -> ModelSummary:
         input_shape=list(_shape(inputs[0])) if len(inputs) == 1 else None,
         output_shape=list(_shape(outputs[0])) if len(outputs) == 1 else None,
         flops_unknown=unknown,
+        outputs=_named_outputs(model),
     )
+
+
+def _named_outputs(model: Any) -> dict[str, list[int | None]] | None:
+    named = getattr(model, "output", None)
+    if not isinstance(named, dict):
+        return None
+    return {name: list(_shape(named[name])) for name in sorted(named)}

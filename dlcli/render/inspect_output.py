@@ -62,7 +62,10 @@ def _totals(summary: Any) -> list[tuple[str, str]]:
     flops = f"{summary.total_flops:,} per sample ({human_count(summary.total_flops)})"
     if summary.flops_unknown:
         flops += f"; unknown for: {', '.join(summary.flops_unknown)}"
+    named = getattr(summary, "outputs", None) or {}
+    outputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in named.items())
     return [
+        *([("outputs", outputs)] if outputs else []),
         ("total params", f"{summary.total_params:,}"),
         ("trainable", f"{summary.trainable_params:,}"),
         ("non-trainable", f"{summary.non_trainable_params:,}"),
