@@ -132,18 +132,23 @@ def guess_type(name: str, values: Sequence[str]) -> ColumnSpec:
     return ColumnSpec(name, "category", f"{distinct} distinct values")
 
 
-def find_labels(header: Sequence[str], label: str | list[str] | None, path: Path) -> list[str]:
+def find_labels(
+    header: Sequence[str], label: str | list[str] | None, path: Path, target: Any = None
+) -> list[str]:
     """The label column(s): ``label`` when given (one name or a list), else the first
-    column named one of :data:`LABEL_NAMES`."""
+    column named one of :data:`LABEL_NAMES`. ``target`` (the section's target spec) names
+    the recipe field that asked for a missing column."""
     if label is not None:
         names = [label] if isinstance(label, str) else list(label)
         missing = [n for n in names if n not in header]
         if missing:
+            from dlcli.targets import target_of
+
             raise DataError(
                 f"label column(s) not in the table: {missing}",
                 file=path,
                 line=1,
-                field="data.label",
+                field=target_of(target).label_field(target, missing[0]),
                 expected=f"columns of the table: {list(header)}",
             )
         return names

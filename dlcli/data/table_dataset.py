@@ -132,7 +132,7 @@ def load_table_bundle(
     from dlcli.targets.reading import encode_target, fit_target, read_weights
 
     table = read_table(section.train)
-    labels = find_labels(table.header, section.label, table.path)
+    labels = find_labels(table.header, section.label, table.path, section.target)
     specs, guessed = chosen_columns(section, table)
     notes = [DataNote(text) for text in guessed]
     columns = [settle_column(section, spec, table, notes) for spec in specs]
@@ -160,7 +160,7 @@ def load_table_bundle(
     vy = None
     if section.validation is not None:
         vtable = read_table(section.validation)
-        find_labels(vtable.header, labels, vtable.path)
+        find_labels(vtable.header, labels, vtable.path, section.target)
         val = encode_rows(vtable, groups, None, strict_files=strict)
         vcolumns = _labels(section, vtable, val.rows, labels)
         vy = encode_target(fitted.record, section.target, vcolumns, vtable.path)

@@ -235,6 +235,10 @@ def _check_one(
     found = target.loss_problem(check)
     if found is not None:
         place, message, fix = found
+        # the target's words are for one target (data.target, the last layer)
+        message = message.replace("data.target is", "its target is").replace(
+            "a softmax last layer", f"a softmax layer ({layer.name})"
+        )
         if place == "layer":
             problems.append(at_layer(layer, f"output {name!r}: {message}", fix))
         else:

@@ -121,6 +121,10 @@ class Target(ABC):
         """Output units the label columns imply before any data is read (None: unknown)."""
         return None
 
+    def label_field(self, spec: TargetSpec | None, column: str) -> str:
+        """The recipe field that names label column ``column`` (for its errors)."""
+        return "data.label"
+
     def label_problem(self, spec: TargetSpec, label: str | list[str]) -> str | None:
         """Why ``data.label`` does not suit this target (None: it does)."""
         return None

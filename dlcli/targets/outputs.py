@@ -179,6 +179,11 @@ class OutputsTarget(Target):
     default_loss = "mse"  # never used: every output has its own loss
     default_metrics = ()
 
+    def label_field(self, spec: TargetSpec | None, column: str) -> str:
+        assert isinstance(spec, OutputsSpec)
+        owner = next(name for name, o in spec.outputs.items() if column in o.label)
+        return f"model.outputs.{owner}.label"
+
     def label_problem(self, spec: TargetSpec, label: str | list[str]) -> str | None:
         return None  # each output's label is checked against its own target by the loader
 
