@@ -123,7 +123,7 @@ def open_session(launch: Launch) -> Session:
     val = bundle.make_validation(global_bs)
     val_ds = setup.distribute(launch.strategy, val) if val is not None else None
     notes = [*launch.plan.warnings, *launch.notes]
-    known = log_keys(recipe.train.metrics, validation=val_ds is not None)
+    known = log_keys(recipe.train.metrics, validation=val_ds is not None, target=bundle.target)
     return Session(
         launch=launch,
         seed=seed,
@@ -148,8 +148,21 @@ def steps_per_call(steps: int, calls: int = 8, cap: int = 8) -> int:
     return max(1, min(cap, math.ceil(steps / calls)))
 
 
-def log_keys(metrics: list[str], *, validation: bool) -> list[str]:
-    names = ["loss"] + ["accuracy" if m.lower() in ("accuracy", "acc") else m for m in metrics]
+def log_keys(metrics: list[str], *, validation: bool, target: Any = None) -> list[str]:
+    """The history's keys; several outputs (``model.outputs``) add ``<output>_loss`` and
+    ``<output>_<metric>`` for each output's own metrics."""
+    from dlcli.targets import target_of
+
+    def named(found: list[str], prefix: str = "") -> list[str]:
+        return [prefix + ("accuracy" if m.lower() in ("accuracy", "acc") else m) for m in found]
+
+    parts = target_of(target).parts(target) if target is not None else None
+    if parts:
+        names = ["loss"]
+        for p in parts:
+            names += [f"{p.name}_loss", *named(p.metrics, f"{p.name}_")]
+    else:
+        names = ["loss", *named(metrics)]
     return names + ([f"val_{n}" for n in names] if validation else [])
 
 
