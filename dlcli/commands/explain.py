@@ -179,8 +179,8 @@ def run_explain(
     if out is not None and out.exists() and not out.is_dir():
         raise UsageError("--out must be a folder", file=out, field="--out")
 
-    from dlcli.commands.predict import _no_inputs_error
     from dlcli.console import make_console
+    from dlcli.data.listing import no_inputs_error
     from dlcli.explain.engine import prepare
     from dlcli.modeling.loading import describe_choice, resolve_model
     from dlcli.render.predict_output import render_model_notes
@@ -194,7 +194,7 @@ def run_explain(
         loaded.preprocessing = kind.with_text_column(loaded.preprocessing, text_column)
     paths, skipped = kind.find_inputs(sources, recursive)
     if not paths:
-        raise _no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)
+        raise no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)
     folder = out or _default_out(model, loaded)
     return _explain_all(setup, paths, skipped, folder, top_k, overwrite, console)
 

@@ -6,8 +6,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dlcli.data.listing import SkippedFile
+    from dlcli.modeling.loading import LoadedModel
 
 EXIT_SKIPPED = 3
 EXIT_STRICT = 1
@@ -148,56 +155,6 @@ def _check_options(
     return fmt, errors_fmt
 
 
-def _unsearched_subfolders(sources: list[str]) -> int:
-    """Sub-folders a search without --recursive left out (links that loop are not folders)."""
-    count = 0
-    for src in sources:
-        if os.path.isdir(src):
-            with os.scandir(src) as entries:
-                count += sum(1 for e in entries if not e.name.startswith(".") and _is_dir(e))
-    return count
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:  # a `self -> self` link: find_images reports it as skipped
-        return False
-
-
-def _no_inputs_error(
-    sources: list[str], skipped: list, recursive: bool, noun: str, expected: str
-) -> Exception:
-    """Why nothing can be predicted: paths that do not exist first, else what was found."""
-    from dlcli.data.listing import NO_MATCH, NOT_FOUND
-    from dlcli.errors import DataError
-
-    missing = [s for s in skipped if s.reason in (NOT_FOUND, NO_MATCH)]
-    if missing:
-        first = missing[0]
-        message = "path does not exist" if first.reason == NOT_FOUND else NO_MATCH
-        if len(missing) > 1:
-            message += f" (nor do {len(missing) - 1} other source(s): "
-            message += ", ".join(s.path for s in missing[1:4])
-            message += ", ...)" if len(missing) > 4 else ")"
-        return DataError(message, file=first.path, expected=expected)
-    hint = None
-    if not recursive and _unsearched_subfolders(sources):
-        hint = "the folder has sub-folders; pass --recursive to search them"
-    received = ...
-    if skipped:
-        shown = "; ".join(f"{os.path.basename(s.path)}: {s.reason}" for s in skipped[:3])
-        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        received = f"{len(skipped)} other file(s) ({shown}{more})"
-    return DataError(
-        f"no {noun} found",
-        file=", ".join(sources),
-        expected=expected,
-        received=received,
-        hint=hint,
-    )
-
-
 def run_predict(
     *,
     model: Path,
@@ -224,6 +181,7 @@ def run_predict(
         chosen_model_path(model, final=True)  # --final errors before any file is listed
 
     from dlcli.console import is_interactive, make_console
+    from dlcli.data.listing import no_inputs_error, unsearched_subfolders
     from dlcli.modeling.loading import describe_choice, resolve_model
     from dlcli.render.predict_output import render_model_notes
 
@@ -237,8 +195,8 @@ def run_predict(
         loaded.preprocessing = kind.with_text_column(loaded.preprocessing, text_column)
     paths, skipped = kind.find_inputs(sources, recursive)
     if not paths:
-        raise _no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)
-    if not recursive and (n_sub := _unsearched_subfolders(sources)):
+        raise no_inputs_error(sources, skipped, recursive, kind.input_noun, kind.inputs)
+    if not recursive and (n_sub := unsearched_subfolders(sources)):
         console.print(
             f"note: {n_sub} sub-folder(s) not searched (pass --recursive to include them)",
             highlight=False,
@@ -246,19 +204,21 @@ def run_predict(
     from dlcli.targets import target_of
 
     if not target_of(loaded.target).classifies:  # tags or numbers: the target's columns
-        return _stream_target(
+        from dlcli.commands.predict_targets import stream_target
+
+        return stream_target(
             loaded,
             paths,
             skipped,
-            out,
-            fmt,
-            errors,
-            errors_fmt,
-            batch_size,
-            workers,
-            strict,
-            sort_into,
-            console,
+            out=out,
+            fmt=fmt,
+            errors=errors,
+            errors_fmt=errors_fmt,
+            batch_size=batch_size,
+            workers=workers,
+            strict=strict,
+            sort_into=sort_into,
+            console=console,
         )
     return _stream(
         loaded,
@@ -280,9 +240,9 @@ def run_predict(
 
 
 def _stream(
-    loaded,
+    loaded: LoadedModel,
     paths: list[str],
-    skipped: list,
+    skipped: list[SkippedFile],
     *,
     out: Path | None,
     fmt: str | None,
@@ -294,8 +254,8 @@ def _stream(
     strict: bool,
     sort_into: Path | None,
     link: bool,
-    console,
-    table_console,
+    console: Console,
+    table_console: Console | None,
 ) -> int:
     import contextlib
 
@@ -318,7 +278,8 @@ def _stream(
     )
 
     sorter = ImageSorter(sort_into, link=link) if sort_into is not None else None
-    table = PredictionTable() if table_console is not None else None
+    kind = loaded.kind  # its nouns name what is counted (images, documents, clips, rows)
+    table = PredictionTable(noun=kind.item_noun) if table_console is not None else None
     predicted = 0
     start = time.perf_counter()
     broken_pipe = False
@@ -334,7 +295,9 @@ def _stream(
         # CSV on stdout starts with the first batch: a model or --labels problem found
         # when the prediction stream starts must not leave a header-only stdout behind.
         to_stdout = out is None and table is None
-        progress = stack.enter_context(ProgressReporter(console, len(paths)))
+        progress = stack.enter_context(
+            ProgressReporter(console, len(paths), noun=kind.input_noun, unit=kind.input_unit)
+        )
         converter = output_converter(loaded)
         batches = iter_predictions(
             loaded,
@@ -372,7 +335,12 @@ def _stream(
         table.render(table_console)
     if errors is not None:
         atomic.write_bytes(errors, skipped_bytes(skipped, errors_fmt))
-    render_skipped(console, skipped, errors_file=str(errors) if errors else None)
+    render_skipped(
+        console,
+        skipped,
+        errors_file=str(errors) if errors else None,
+        input_noun=kind.input_noun,
+    )
     n_ignored = sum(1 for s in skipped if s.ignored)
     render_summary(
         console,
@@ -384,53 +352,10 @@ def _stream(
         errors_file=str(errors) if errors else None,
         output_kind=converter.describe(),
         sorted_note=sorter.describe() if sorter is not None else None,
+        item_noun=kind.item_noun,
+        item_unit=kind.item_unit,
+        input_noun=kind.input_noun,
     )
-    if has_failures(skipped):
-        return EXIT_STRICT if strict else EXIT_SKIPPED
-    return 0
-
-
-def _stream_target(
-    loaded,
-    paths,
-    skipped,
-    out,
-    fmt,
-    errors,
-    errors_fmt,
-    batch_size,
-    workers,
-    strict,
-    sort_into,
-    console,
-) -> int:
-    """Rows of a multi-label or regression model (``dlcli.prediction.target_rows``)."""
-    from dlcli import atomic
-    from dlcli.data.listing import has_failures
-    from dlcli.errors import UsageError
-    from dlcli.prediction.target_rows import stream_target_rows
-    from dlcli.prediction.writers import DEFAULT_FORMAT, skipped_bytes
-    from dlcli.render.predict_output import render_skipped
-
-    if sort_into is not None:
-        raise UsageError(
-            f"--sort-into sorts by class; this model has a {loaded.target.type} target",
-            field="--sort-into",
-        )
-    count, skipped = stream_target_rows(
-        loaded,
-        paths,
-        skipped,
-        out=out,
-        fmt=fmt or DEFAULT_FORMAT,
-        batch_size=batch_size,
-        workers=workers,
-    )
-    if errors is not None:
-        atomic.write_bytes(errors, skipped_bytes(skipped, errors_fmt))
-    render_skipped(console, skipped, errors_file=str(errors) if errors else None)
-    where = f" to {out}" if out is not None else ""
-    console.print(f"predicted {count:,} row(s){where}", highlight=False)
     if has_failures(skipped):
         return EXIT_STRICT if strict else EXIT_SKIPPED
     return 0

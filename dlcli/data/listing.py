@@ -19,6 +19,8 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlcli.errors import DataError
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"})
 _GLOB_CHARS = frozenset("*?[")
@@ -133,3 +135,51 @@ def walk(root: str, recursive: bool) -> Iterator[str]:
         dirnames[:] = sorted(d for d in dirnames if not is_hidden(d)) if recursive else []
         for name in sorted(filenames):
             yield os.path.join(dirpath, name)
+
+
+def unsearched_subfolders(sources: list[str]) -> int:
+    """Sub-folders a search without --recursive left out (links that loop are not folders)."""
+    count = 0
+    for src in sources:
+        if os.path.isdir(src):
+            with os.scandir(src) as entries:
+                count += sum(1 for e in entries if not e.name.startswith(".") and _is_dir(e))
+    return count
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a `self -> self` link: find_images reports it as skipped
+        return False
+
+
+def no_inputs_error(
+    sources: list[str], skipped: list[SkippedFile], recursive: bool, noun: str, expected: str
+) -> DataError:
+    """Why a command found nothing to read (predict, explain): paths that do not exist
+    first, else what was found."""
+    missing = [s for s in skipped if s.reason in (NOT_FOUND, NO_MATCH)]
+    if missing:
+        first = missing[0]
+        message = "path does not exist" if first.reason == NOT_FOUND else NO_MATCH
+        if len(missing) > 1:
+            message += f" (nor do {len(missing) - 1} other source(s): "
+            message += ", ".join(s.path for s in missing[1:4])
+            message += ", ...)" if len(missing) > 4 else ")"
+        return DataError(message, file=first.path, expected=expected)
+    hint = None
+    if not recursive and unsearched_subfolders(sources):
+        hint = "the folder has sub-folders; pass --recursive to search them"
+    received = ...
+    if skipped:
+        shown = "; ".join(f"{os.path.basename(s.path)}: {s.reason}" for s in skipped[:3])
+        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        received = f"{len(skipped)} other file(s) ({shown}{more})"
+    return DataError(
+        f"no {noun} found",
+        file=", ".join(sources),
+        expected=expected,
+        received=received,
+        hint=hint,
+    )

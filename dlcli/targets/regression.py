@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import field_validator
+from pydantic import Strict, field_validator
 
 from dlcli.errors import DataError
-from dlcli.recipe.spec import Bool
 from dlcli.targets.base import (
     LossCheck,
     Target,
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
 
     from dlcli.targets.scores import RegressionScores
 
+# recipe.spec.Bool, not imported from there: dlcli.recipe imports the targets.
+Bool = Annotated[bool, Strict()]
 NAME = "regression"
 # Cells read as "no value" (as the csv kind reads features): an error, never imputed.
 MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
