@@ -227,6 +227,14 @@ def test_joined_tags_are_a_multi_label_target(tmp_path: Path, capsys) -> None:
     assert main(["validate", str(out)]) == 0
 
 
+def test_a_target_type_no_starter_drafts_is_refused() -> None:
+    # Before: any name was taken, and the output layer silently fell back to classes.
+    from dlcli.starter.labels import TargetGuess
+
+    with pytest.raises(ValueError, match="'ordinal'"):
+        TargetGuess("ordinal", "ranked labels")
+
+
 def test_a_table_of_image_file_names(tmp_path: Path, capsys) -> None:
     """The Kaggle layout: train.csv of filename,label with the images beside it."""
     rng = np.random.default_rng(5)

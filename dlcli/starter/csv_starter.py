@@ -34,7 +34,7 @@ class CsvStarter(Starter):
         if not look.features or any(c.type != "number" for c in look.features):
             return None
         why = f"{len(look.features)} number columns"
-        if look.target.type != "class" and not targets_supported(TableData):
+        if not look.target.classes and not targets_supported(TableData):
             return Claim(0.6, f"{why} and a {look.target.type} target")
         return Claim(0.4, why)  # the table kind reads these too, and is asked first
 
@@ -70,11 +70,11 @@ class CsvStarter(Starter):
             look.label_finding(),
             Finding("target", look.target.type, "what the label column holds"),
             Finding("number columns", f"{len(names)}: {', '.join(names[:6])}", "the features"),
-            *count_findings(counts, "tag" if look.target.type == "multi_label" else "class"),
+            *count_findings(counts, "tag" if look.target.tags else "class"),
         ]
-        if look.target.type == "class":
+        if look.target.classes:
             findings += imbalance_advice(counts)
-        if look.target.type == "regression":
+        if look.target.numbers:
             findings.append(_value_range(look.labels))
         return Draft(
             kind=NAME,

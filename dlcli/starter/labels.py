@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dlcli.starter.base import Finding
+from dlcli.targets.class_target import NAME as CLASS
+from dlcli.targets.multi_label import NAME as MULTI_LABEL
+from dlcli.targets.regression import NAME as REGRESSION
 
 IMBALANCE = 3.0  # largest / smallest class from which the counts are called imbalanced
 MAX_INTEGER_CLASSES = 20  # integer labels with at most this many values are classes
@@ -22,11 +25,28 @@ MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 
 @dataclass(frozen=True)
 class TargetGuess:
-    """``type``: ``class``, ``multi_label`` or ``regression``; ``separator`` for tags."""
+    """``type``: a target's name (``dlcli.targets``: class, multi_label or regression);
+    ``separator`` for tags."""
 
     type: str
     why: str
     separator: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in (CLASS, MULTI_LABEL, REGRESSION):
+            raise ValueError(f"a starter cannot draft a {self.type!r} target")
+
+    @property
+    def classes(self) -> bool:
+        return self.type == CLASS
+
+    @property
+    def tags(self) -> bool:
+        return self.type == MULTI_LABEL
+
+    @property
+    def numbers(self) -> bool:
+        return self.type == REGRESSION
 
 
 def _number(text: str) -> float | None:
@@ -41,13 +61,13 @@ def guess_target(values: Sequence[str]) -> TargetGuess:
     """The target type of a label column from its (non-missing) values."""
     present = [v.strip() for v in values if v.strip().lower() not in MISSING]
     if not present:
-        return TargetGuess("class", "the label column is empty")
+        return TargetGuess(CLASS, "the label column is empty")
     for sep in TAG_SEPARATORS:
         joined = sum(1 for v in present if sep in v)
         if joined and joined >= 0.05 * len(present):
             tags = {t.strip() for v in present for t in v.split(sep) if t.strip()}
             return TargetGuess(
-                "multi_label",
+                MULTI_LABEL,
                 f"{joined:,} of {len(present):,} labels join several tags with {sep!r} "
                 f"({len(tags)} distinct tags)",
                 sep,
@@ -57,11 +77,11 @@ def guess_target(values: Sequence[str]) -> TargetGuess:
         distinct = len(set(present))
         integers = all(float(n).is_integer() for n in numbers if n is not None)
         if integers and distinct <= MAX_INTEGER_CLASSES and distinct < len(present) / 2:
-            return TargetGuess("class", f"{distinct} distinct whole numbers: class codes")
+            return TargetGuess(CLASS, f"{distinct} distinct whole numbers: class codes")
         return TargetGuess(
-            "regression", f"every label is a number ({distinct:,} distinct values): a quantity"
+            REGRESSION, f"every label is a number ({distinct:,} distinct values): a quantity"
         )
-    return TargetGuess("class", f"{len(set(present)):,} distinct names")
+    return TargetGuess(CLASS, f"{len(set(present)):,} distinct names")
 
 
 def tag_counts(values: Sequence[str], separator: str) -> Counter[str]:

@@ -49,9 +49,9 @@ class TableLook:
 
     def counts(self) -> Counter[str]:
         """Examples per class (per tag for multi-label); empty for regression."""
-        if self.target.type == "multi_label" and self.target.separator:
+        if self.target.tags and self.target.separator:
             return tag_counts(self.labels, self.target.separator)
-        if self.target.type == "class":
+        if self.target.classes:
             return Counter(v for v in self.labels if v)
         return Counter()
 

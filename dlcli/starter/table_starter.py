@@ -90,7 +90,7 @@ class TableStarter(Starter):
             look = look_at_table(source.train, source.label)
             types = ", ".join(sorted({c.type for c in look.features})) or "no features"
             why = f"a table of {len(look.table.header)} columns ({types})"
-            trains = look.target.type == "class" or targets_supported(TableData)
+            trains = look.target.classes or targets_supported(TableData)
             # A target this kind cannot train: another kind may (or draft says why not).
             return Claim(0.5 if trains else 0.3, why)
         return None
@@ -132,9 +132,9 @@ class TableStarter(Starter):
             Finding("target", look.target.type, "what the label column holds"),
             *_column_findings(look.columns),
             *findings,
-            *count_findings(counts, "tag" if look.target.type == "multi_label" else "class"),
+            *count_findings(counts, "tag" if look.target.tags else "class"),
         ]
-        if look.target.type == "class":
+        if look.target.classes:
             findings += imbalance_advice(counts)
         return Draft(
             kind=NAME,

@@ -5,21 +5,24 @@ of the data section, the output layer, and the train section (``class``, ``multi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from pydantic import BaseModel
 
 from dlcli.errors import DataError
 from dlcli.starter.base import Entry
 from dlcli.starter.labels import TargetGuess
 from dlcli.starter.training import EPOCHS, PATIENCE, classification_train
+from dlcli.targets.multi_label import NAME as MULTI_LABEL
+from dlcli.targets.regression import NAME as REGRESSION
 
 
-def targets_supported(section: type[Any]) -> bool:
+def targets_supported(section: type[BaseModel]) -> bool:
     """Whether the data section takes ``target`` (multi-label and regression labels)."""
-    return "target" in getattr(section, "model_fields", {})
+    return "target" in section.model_fields
 
 
-def check_supported(guess: TargetGuess, section: type[Any], table: str) -> None:
-    if guess.type != "class" and not targets_supported(section):
+def check_supported(guess: TargetGuess, section: type[BaseModel], table: str) -> None:
+    if not guess.classes and not targets_supported(section):
         raise DataError(
             f"the label column looks like a {guess.type} target ({guess.why}), which this "
             "dlcli's table recipes cannot train",
@@ -30,20 +33,20 @@ def check_supported(guess: TargetGuess, section: type[Any], table: str) -> None:
 
 
 def target_entry(guess: TargetGuess) -> list[Entry]:
-    if guess.type == "multi_label":
-        spec = {"type": "multi_label", "sep": guess.separator or "|"}
+    if guess.tags:
+        spec = {"type": MULTI_LABEL, "sep": guess.separator or "|"}
         return [Entry("target", spec, "sigmoid outputs, one per tag")]
-    if guess.type == "regression":
-        spec = {"type": "regression", "standardize": True}
+    if guess.numbers:
+        spec = {"type": REGRESSION, "standardize": True}
         return [Entry("target", spec, "learn the standardised value; predict undoes it")]
     return []
 
 
 def output_layer(guess: TargetGuess, counts: Mapping[str, int]) -> Entry:
-    if guess.type == "multi_label":
+    if guess.tags:
         units = {"units": len(counts), "activation": "sigmoid", "name": "probs"}
         return Entry("Dense", units, "one probability per tag")
-    if guess.type == "regression":
+    if guess.numbers:
         return Entry("Dense", {"units": 1, "name": "value"}, "the predicted number")
     units = {"units": len(counts), "activation": "softmax", "name": "probs"}
     return Entry("Dense", units, "classes")
@@ -52,7 +55,7 @@ def output_layer(guess: TargetGuess, counts: Mapping[str, int]) -> Entry:
 def train_entries(
     guess: TargetGuess, learning_rate: float, counts: Mapping[str, int]
 ) -> list[Entry]:
-    if guess.type == "class":
+    if guess.classes:
         return classification_train(learning_rate, counts)
     common = [
         Entry("epochs", EPOCHS, "early stopping usually ends the run sooner"),
@@ -63,7 +66,7 @@ def train_entries(
         {"monitor": "val_loss", "patience": PATIENCE, "restore_best": True},
         f"stop after {PATIENCE} epochs without improvement",
     )
-    if guess.type == "multi_label":
+    if guess.tags:
         return [
             *common,
             Entry("loss", "binary_crossentropy", "each tag present or not"),

@@ -42,7 +42,7 @@ class TextStarter(Starter):
             return None
         look = look_at_table(source.train, source.label)
         features = look.features
-        if look.target.type != "class" or len(features) != 1 or features[0].type != "text":
+        if not look.target.classes or len(features) != 1 or features[0].type != "text":
             return None
         return Claim(0.9, f"one text column {features[0].name!r} ({features[0].why})")
 
