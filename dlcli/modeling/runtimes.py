@@ -169,7 +169,8 @@ def keras_runner(model: Any) -> Runner:
         return model(x, training=False)
 
     n_outputs = len(model.outputs)
-    several = isinstance(model.output, dict)  # model.outputs: packed in name order
+    named_outputs = _named_outputs(model)  # model.outputs: packed in name order
+    several = named_outputs is not None
     if n_outputs != 1 and not several:
         raise ModelLoadError(
             f"the model has {n_outputs} unnamed outputs",
@@ -186,10 +187,19 @@ def keras_runner(model: Any) -> Runner:
 
     input_shape = tuple(model.inputs[0].shape[1:])
     if several:
-        output_units = packed_units([tuple(t.shape) for t in model.output.values()])
+        output_units = packed_units([tuple(t.shape) for t in named_outputs.values()])
     else:
         output_units = units(tuple(model.outputs[0].shape))
     return Runner(predict, dims(input_shape), output_units)
+
+
+def _named_outputs(model: Any) -> dict[str, Any] | None:
+    """A functional model's dict of named outputs (None: one output, or never called)."""
+    try:
+        output = model.output
+    except (AttributeError, ValueError):
+        return None
+    return output if isinstance(output, dict) else None
 
 
 def pack_outputs(outputs: dict[str, Any]) -> np.ndarray:

@@ -93,7 +93,8 @@ def _write_onnx(model: Any, path: Path) -> None:
         ).get_concrete_function(*specs)
     frozen = convert_variables_to_constants_v2(fn)
     # Several named outputs (model.outputs): flattened in name order, renamed to their names.
-    out_names = sorted(model.output) if isinstance(model.output, dict) else ["output"]
+    named = getattr(model, "output", None)
+    out_names = sorted(named) if isinstance(named, dict) else ["output"]
     if len(frozen.outputs) != len(out_names):
         raise UsageError(
             f"ONNX export supports a model with one output or named outputs; this one has "
