@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dlcli.data.listing import SkippedFile
+    from dlcli.explain.engine import ExplainSetup, Explanation
+    from dlcli.modeling.loading import LoadedModel
 
 EXIT_SKIPPED = 3
 SUMMARY_FILE = "explanations.json"
@@ -148,8 +155,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.") or "input"
 
 
-def _default_out(model: Path, loaded: Any) -> Path:
-    run_dir = getattr(loaded, "run_dir", None)
+def _default_out(model: Path, loaded: LoadedModel) -> Path:
+    run_dir = loaded.run_dir
     stem = Path(run_dir) if run_dir else (model if model.is_dir() else model.with_suffix(""))
     stem = stem.resolve() if stem.name in ("", ".", "..") else stem
     return Path(f"{stem}_explain")
@@ -200,13 +207,13 @@ def run_explain(
 
 
 def _explain_all(
-    setup: Any,
+    setup: ExplainSetup,
     paths: list[str],
-    skipped: list,
+    skipped: list[SkippedFile],
     folder: Path,
     top_k: int,
     overwrite: bool,
-    console: Any,
+    console: Console,
 ) -> int:
     import json
     import time
@@ -257,7 +264,7 @@ def _targets(folder: Path, name: str) -> tuple[Path, Path]:
     return folder / f"{name}.png", folder / f"{name}.npy"
 
 
-def _save(exp: Any, png: Path, npy: Path) -> list[str]:
+def _save(exp: Explanation, png: Path, npy: Path) -> list[str]:
     import numpy as np
 
     from dlcli.atomic import atomic_path
@@ -269,7 +276,7 @@ def _save(exp: Any, png: Path, npy: Path) -> list[str]:
     return [str(png), str(npy)]
 
 
-def _record(exp: Any, files: list[str]) -> dict[str, Any]:
+def _record(exp: Explanation, files: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "path": exp.path,
         "predicted": exp.predicted_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +17,10 @@ from dlcli.data.listing import SkippedFile
 from dlcli.errors import ModelLoadError, UsageError
 from dlcli.explain.explainers import Attribution, Explainer, explainer_for
 from dlcli.prediction.engine import class_names_for, output_converter, top_indices
+from dlcli.prediction.probabilities import OutputConverter
+
+if TYPE_CHECKING:
+    from dlcli.modeling.loading import LoadedModel
 
 BATCH_SIZE = 8  # inputs per batch: attributions cost a forward and backward pass each
 
@@ -77,17 +81,22 @@ def resolve_class(spec: str | None, class_names: Sequence[str]) -> int | None:
 class ExplainSetup:
     """Everything checked before any input is read."""
 
-    loaded: Any
+    loaded: LoadedModel
     explainer: Explainer
     class_names: list[str]
     target: int | None  # --class, else None (each input's predicted class)
 
 
 def prepare(
-    loaded: Any, *, method: str | None, class_spec: str | None, layer: str | None, steps: int
+    loaded: LoadedModel,
+    *,
+    method: str | None,
+    class_spec: str | None,
+    layer: str | None,
+    steps: int,
 ) -> ExplainSetup:
     """Check the model can be explained this way; errors (exit 2) before reading inputs."""
-    model = getattr(loaded, "model", None)
+    model = loaded.model
     if model is None:
         raise ModelLoadError(
             f"an exported {loaded.format} model holds no gradients to explain",
@@ -116,7 +125,7 @@ def explain_files(
         paths,
         batch_size=batch_size,
         workers=workers,
-        source=getattr(loaded, "source", None),
+        source=loaded.source,
     ):
         if not batch.paths:
             yield ExplainedBatch([], batch.errors)
@@ -127,7 +136,7 @@ def explain_files(
 
 
 def _explain_batch(
-    setup: ExplainSetup, x: np.ndarray, paths: list[str], top_k: int, convert: Any
+    setup: ExplainSetup, x: np.ndarray, paths: list[str], top_k: int, convert: OutputConverter
 ) -> list[Explanation]:
     probs = convert(setup.loaded.predict_batch(x))
     predicted = np.argmax(probs, axis=-1)
