@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,10 @@ from dlcli.data.listing import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from dlcli.data.table_read import Table, read_table
 from dlcli.errors import DataError
 from dlcli.recipe.spec import CHANNELS_BY_COLOR_MODE, Float, Int
+
+if TYPE_CHECKING:
+    from dlcli.data.kinds.table_kind import TableData
+    from dlcli.targets import TargetSpec
 
 ColumnType = Literal["number", "category", "text", "image", "audio", "ignore"]
 FeatureType = Literal["number", "category", "text", "image", "audio"]
@@ -133,7 +137,10 @@ def guess_type(name: str, values: Sequence[str]) -> ColumnSpec:
 
 
 def find_labels(
-    header: Sequence[str], label: str | list[str] | None, path: Path, target: Any = None
+    header: Sequence[str],
+    label: str | list[str] | None,
+    path: Path,
+    target: TargetSpec | None = None,
 ) -> list[str]:
     """The label column(s): ``label`` when given (one name or a list), else the first
     column named one of :data:`LABEL_NAMES`. ``target`` (the section's target spec) names
@@ -166,7 +173,7 @@ def find_labels(
     )
 
 
-def reserved_columns(section: Any, table: Table) -> list[str]:
+def reserved_columns(section: TableData, table: Table) -> list[str]:
     """The columns that are not features: the label column(s) and ``sample_weight``."""
     names = find_labels(table.header, section.label, table.path)
     weight = getattr(section, "sample_weight", None)
@@ -199,7 +206,7 @@ def infer_columns(
     return specs
 
 
-def chosen_columns(section: Any, table: Table) -> tuple[list[ColumnSpec], list[str]]:
+def chosen_columns(section: TableData, table: Table) -> tuple[list[ColumnSpec], list[str]]:
     """The feature columns (``data.columns``, else guessed) and notes on the guesses."""
     reserved = reserved_columns(section, table)
     if section.columns is None:
@@ -226,7 +233,7 @@ def chosen_columns(section: Any, table: Table) -> tuple[list[ColumnSpec], list[s
     return specs, []
 
 
-def section_types(section: Any, inputs: dict[str, list[str]] | None) -> dict[str, str]:
+def section_types(section: TableData, inputs: dict[str, list[str]] | None) -> dict[str, str]:
     """Each model input's dtype from the column types (declared, or guessed from the
     first rows): cheap enough for every recipe load, and no NumPy."""
     table = read_table(section.train, limit=SAMPLE_ROWS)

@@ -10,14 +10,13 @@ exactly as training did.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import numpy as np
 
 from dlcli.data.audio_read import AudioFormat
 from dlcli.data.bundle import DataBundle, DataNote
 from dlcli.data.cache import plan_cache
-from dlcli.data.kinds.table_kind import TablePreprocessing
+from dlcli.data.kinds.table_kind import TableData, TablePreprocessing
 from dlcli.data.streaming import PixelBank, SkipLog
 from dlcli.data.table_columns import (
     MISSING,
@@ -29,7 +28,7 @@ from dlcli.data.table_columns import (
 )
 from dlcli.data.table_encode import EncodedRows, Group, encode_rows, make_groups
 from dlcli.data.table_read import Table, read_table
-from dlcli.data.table_stream import TableRows, TableSplit
+from dlcli.data.table_stream import TableRows, TableSplit, clip_caches
 from dlcli.errors import DataError
 from dlcli.targets import TargetColumns
 
@@ -44,13 +43,13 @@ def class_order(values: set[str]) -> list[str]:
         return sorted(values)
 
 
-def _options(section: Any, name: str) -> ColumnOptions | None:
+def _options(section: TableData, name: str) -> ColumnOptions | None:
     value = (section.columns or {}).get(name)
     return value if isinstance(value, ColumnOptions) else None
 
 
 def settle_column(
-    section: Any, spec: ColumnSpec, table: Table, notes: list[DataNote]
+    section: TableData, spec: ColumnSpec, table: Table, notes: list[DataNote]
 ) -> TableColumn:
     """A column with what training fixes: vocabulary, image size, audio length."""
     opts = _options(section, spec.name)
@@ -104,7 +103,7 @@ def _infer_size(table: Table, j: int, name: str, notes: list[DataNote]) -> tuple
     return size
 
 
-def _labels(section: Any, table: Table, rows: list[int], labels: list[str]) -> TargetColumns:
+def _labels(section: TableData, table: Table, rows: list[int], labels: list[str]) -> TargetColumns:
     """The label cells of the kept ``rows`` of ``table``, for the target to read."""
     return TargetColumns.from_rows(
         table.path,
@@ -115,7 +114,7 @@ def _labels(section: Any, table: Table, rows: list[int], labels: list[str]) -> T
     )
 
 
-def _check_augment(section: Any, groups: list[Group]) -> None:
+def _check_augment(section: TableData, groups: list[Group]) -> None:
     if section.augment and (len(groups) > 1 or groups[0].feed != "image"):
         raise DataError(
             "data.augment applies to a model with one image input",
@@ -126,7 +125,7 @@ def _check_augment(section: Any, groups: list[Group]) -> None:
 
 
 def load_table_bundle(
-    section: Any, *, seed: int, strict: bool, inputs: dict[str, list[str]] | None
+    section: TableData, *, seed: int, strict: bool, inputs: dict[str, list[str]] | None
 ) -> DataBundle:
     from dlcli.targets import target_of
     from dlcli.targets.reading import encode_target, fit_target, read_weights
@@ -194,9 +193,10 @@ def load_table_bundle(
 
 
 def _table_rows(
-    section: Any, groups: list[Group], parts: list[EncodedRows]
+    section: TableData, groups: list[Group], parts: list[EncodedRows]
 ) -> tuple[TableRows, list[DataNote]]:
-    """Every split's rows together; image columns get a pixel bank each (one cache plan)."""
+    """Every split's rows together; image columns get a pixel bank each (one cache plan),
+    audio columns a waveform cache each."""
     arrays = {g.name: np.concatenate([p.arrays[g.name] for p in parts]) for g in groups}
     sources = [s for p in parts for s in p.sources]
     skipped = SkipLog()
@@ -218,10 +218,12 @@ def _table_rows(
         elif g.feed == "audio":
             assert col.sample_rate is not None and col.samples is not None
             audio[g.name] = AudioFormat(col.sample_rate, col.samples)
-    return TableRows(groups, arrays, banks, audio, sources, skipped), notes
+    caches, clip_notes = clip_caches(section.cache, section.cache_budget, groups, audio, arrays)
+    rows = TableRows(groups, arrays, banks, audio, sources, skipped, caches)
+    return rows, notes + clip_notes
 
 
-def section_groups(section: Any, inputs: dict[str, list[str]] | None) -> list[Group]:
+def section_groups(section: TableData, inputs: dict[str, list[str]] | None) -> list[Group]:
     """The model inputs a recipe's table section makes (reads the training table)."""
     table = read_table(section.train)
     specs, _ = chosen_columns(section, table)
