@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlcli.data.kinds import LabelledFiles
+from dlcli.data.kinds import LabelledArrays, LabelledFiles
 from dlcli.data.listing import SkippedFile
 from dlcli.errors import DataError
 from dlcli.evaluation.metrics import ClassScores, ConfusionAccumulator, averages, per_class_scores
 from dlcli.modeling.loading import LoadedModel
+from dlcli.prediction.probabilities import OutputConverter
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -82,73 +83,97 @@ def score_validation(
         raise DataError("cannot tell how many classes this model outputs", file=loaded.source)
     names = class_names_for(loaded, converter.num_classes(units))
     source = resolve_data(loaded, None, names)
-    acc = ConfusionAccumulator(len(names))
-    ys: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
-    refs: list[str] = []
-    skipped = list(source.skipped)
+    kept = _Kept(ConfusionAccumulator(len(names)), skipped=list(source.skipped))
     if isinstance(source, LabelledFiles):
-        from dlcli.prediction.engine import iter_scored_batches
-
-        total = len(source.paths) + len(skipped)
-        done = len(skipped)
-        for scored in iter_scored_batches(
-            loaded, source.paths, batch_size=batch_size, workers=workers, converter=converter
-        ):
-            skipped.extend(scored.errors)
-            done += len(scored.paths) + len(scored.errors)
-            if scored.paths:
-                y = np.asarray([source.label_of[p] for p in scored.paths], dtype=np.int64)
-                _keep(acc, ys, probs, y, scored.probabilities)
-                refs.extend(scored.paths)
-            if on_progress is not None:
-                on_progress(done, total)
-        read = _file_reader(loaded, list(refs), batch_size, workers)
+        _score_files(kept, loaded, source, converter, batch_size, workers, on_progress)
+        read = _file_reader(loaded, list(kept.refs), batch_size, workers)
     else:
-        total = len(source.y)
-        for start, (x, y) in enumerate(source.batches(batch_size)):
-            _keep(acc, ys, probs, y, converter(loaded.predict_batch(x)))
-            first = start * batch_size
-            refs.extend(f"example {first + i + 1}" for i in range(len(y)))
-            if on_progress is not None:
-                on_progress(min(first + len(y), total), total)
-        fetch = source.fetch
-
-        def read(positions: Sequence[int]) -> np.ndarray:
-            return fetch(np.asarray(positions, dtype=np.int64))
-
-    if acc.count == 0:
+        read = _score_arrays(kept, loaded, source, converter, batch_size, on_progress)
+    if kept.acc.count == 0:
         raise DataError(
             "no usable validation examples to score",
             file=source.description,
-            received=f"{len(skipped)} skipped file(s)",
+            received=f"{len(kept.skipped)} skipped file(s)",
         )
     return Scored(
         description=source.description,
         class_names=names,
-        y=np.concatenate(ys),
-        probabilities=np.concatenate(probs).astype(np.float32),
-        refs=refs,
+        y=np.concatenate(kept.ys),
+        probabilities=np.concatenate(kept.probs).astype(np.float32),
+        refs=kept.refs,
         read=read,
-        matrix=acc.matrix,
-        loss=acc.loss,
+        matrix=kept.acc.matrix,
+        loss=kept.acc.loss,
         from_files=isinstance(source, LabelledFiles),
-        skipped=[s for s in skipped if not s.ignored],
+        skipped=[s for s in kept.skipped if not s.ignored],
     )
 
 
-def _keep(
-    acc: ConfusionAccumulator,
-    ys: list[np.ndarray],
-    probs: list[np.ndarray],
-    y: np.ndarray,
-    p: np.ndarray,
+@dataclass
+class _Kept:
+    """What scoring keeps: counts, and each example's label, probabilities and name."""
+
+    acc: ConfusionAccumulator
+    skipped: list[SkippedFile]
+    ys: list[np.ndarray] = field(default_factory=list)
+    probs: list[np.ndarray] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+
+    def keep(self, y: np.ndarray, p: np.ndarray, refs: Sequence[str]) -> None:
+        y = np.asarray(y, dtype=np.int64)
+        p = np.asarray(p, dtype=np.float64)
+        self.acc.update(y, p)
+        self.ys.append(y)
+        self.probs.append(p)
+        self.refs.extend(refs)
+
+
+def _score_files(
+    kept: _Kept,
+    loaded: LoadedModel,
+    source: LabelledFiles,
+    converter: OutputConverter,
+    batch_size: int,
+    workers: int | None,
+    on_progress: ProgressCallback | None,
 ) -> None:
-    y = np.asarray(y, dtype=np.int64)
-    p = np.asarray(p, dtype=np.float64)
-    acc.update(y, p)
-    ys.append(y)
-    probs.append(p)
+    from dlcli.prediction.engine import iter_scored_batches
+
+    total = len(source.paths) + len(kept.skipped)
+    done = len(kept.skipped)
+    for scored in iter_scored_batches(
+        loaded, source.paths, batch_size=batch_size, workers=workers, converter=converter
+    ):
+        kept.skipped.extend(scored.errors)
+        done += len(scored.paths) + len(scored.errors)
+        if scored.paths:
+            y = np.asarray([source.label_of[p] for p in scored.paths], dtype=np.int64)
+            kept.keep(y, scored.probabilities, scored.paths)
+        if on_progress is not None:
+            on_progress(done, total)
+
+
+def _score_arrays(
+    kept: _Kept,
+    loaded: LoadedModel,
+    source: LabelledArrays,
+    converter: OutputConverter,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> Callable[[Sequence[int]], np.ndarray]:
+    total = len(source.y)
+    for start, (x, y) in enumerate(source.batches(batch_size)):
+        first = start * batch_size
+        refs = [f"example {first + i + 1}" for i in range(len(y))]
+        kept.keep(y, converter(loaded.predict_batch(x)), refs)
+        if on_progress is not None:
+            on_progress(min(first + len(y), total), total)
+    fetch = source.fetch
+
+    def read(positions: Sequence[int]) -> np.ndarray:
+        return fetch(np.asarray(positions, dtype=np.int64))
+
+    return read
 
 
 def _file_reader(
