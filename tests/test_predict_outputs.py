@@ -98,7 +98,7 @@ def test_plain_progress_has_no_carriage_returns_or_colour() -> None:
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=False, width=120)
-    with ProgressReporter(console, 100, every_s=0.0) as progress:
+    with ProgressReporter(console, 100, every_s=0.0, noun="images", unit="img") as progress:
         for _ in range(4):
             progress.advance(20)
     text = buf.getvalue()
@@ -113,7 +113,7 @@ def test_terminal_progress_shows_rate_and_eta() -> None:
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=120)
-    with ProgressReporter(console, 50) as progress:
+    with ProgressReporter(console, 50, noun="images", unit="img") as progress:
         progress.advance(25)
         progress._progress.refresh()  # type: ignore[union-attr]
     text = buf.getvalue()

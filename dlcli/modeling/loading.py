@@ -289,7 +289,12 @@ def resolve_model(
     # A run's labels.json is all preprocessing; an export's metadata also describes the
     # graph, the parity check and versions, which are not.
     preprocessing = model_preprocessing(
-        tuple(runner.input_shape), metadata, overrides, prep_source, known_only=exported is not None
+        tuple(runner.input_shape),
+        metadata,
+        overrides,
+        prep_source,
+        known_only=exported is not None,
+        model=model,
     )
     warnings = [] if class_names is not None else [no_class_names_warning(model_path, fmt)]
     return LoadedModel(

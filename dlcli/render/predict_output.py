@@ -2,8 +2,9 @@
 
 Data (CSV/JSONL rows) goes to stdout or ``--out``; everything here goes to the console it
 is given (stderr, so piped CSV stays clean), except the results table, which is the data
-when stdout is a terminal. A terminal gets a live Rich bar with images/s and ETA; anything
-else gets one plain line every few seconds (no ``\\r``, no colour codes).
+when stdout is a terminal. A terminal gets a live Rich bar with files/s and ETA; anything
+else gets one plain line every few seconds (no ``\\r``, no colour codes). Nouns and rate
+units come from the model's data kind (images, documents, clips, rows).
 """
 
 from __future__ import annotations
@@ -65,14 +66,26 @@ def _duration(seconds: float) -> str:
 
 
 class ProgressReporter:
-    """Counts files done (scored or skipped) against ``total``; a bar or plain lines."""
+    """Counts files done (scored or skipped) against ``total``; a bar or plain lines.
+
+    ``noun`` names the files (``image files``), ``unit`` them in the rate (``img``).
+    """
 
     def __init__(
-        self, console: Console, total: int, *, what: str = "predict", every_s: float = 5.0
+        self,
+        console: Console,
+        total: int,
+        *,
+        what: str = "predict",
+        every_s: float = 5.0,
+        noun: str = "files",
+        unit: str = "files",
     ) -> None:
         self.console = console
         self.total = total
         self.what = what
+        self.noun = noun
+        self.unit = unit
         self.every_s = every_s
         self.done = 0
         self._start = time.perf_counter()
@@ -115,7 +128,7 @@ class ProgressReporter:
     def advance(self, n: int) -> None:
         self.done += n
         if self._progress is not None:
-            self._progress.update(self._task, advance=n, rate=f"{self.rate:,.0f} img/s")
+            self._progress.update(self._task, advance=n, rate=f"{self.rate:,.0f} {self.unit}/s")
             return
         now = time.perf_counter()
         if now - self._last_line >= self.every_s and self.done < self.total:
@@ -127,8 +140,8 @@ class ProgressReporter:
         remaining = (self.total - self.done) / rate if rate > 0 else 0.0
         pct = 100.0 * self.done / self.total if self.total else 100.0
         return (
-            f"{self.what}: {self.done:,}/{self.total:,} images ({pct:.0f}%), "
-            f"{rate:,.0f} img/s, ETA {_duration(remaining)}"
+            f"{self.what}: {self.done:,}/{self.total:,} {self.noun} ({pct:.0f}%), "
+            f"{rate:,.0f} {self.unit}/s, ETA {_duration(remaining)}"
         )
 
     def __exit__(
@@ -145,8 +158,9 @@ class ProgressReporter:
 class PredictionTable:
     """The terminal view of predictions: the first ``limit`` rows, memory stays bounded."""
 
-    def __init__(self, limit: int = 500) -> None:
+    def __init__(self, limit: int = 500, *, noun: str = "image") -> None:
         self.limit = limit
+        self.noun = noun  # one prediction's (the data kind's item_noun)
         self.rows: list[tuple[str, str, str, str]] = []
         self.total = 0
 
@@ -167,9 +181,10 @@ class PredictionTable:
                 base = os.path.commonpath([r[0] for r in self.rows])
             if base and os.path.isfile(base):
                 base = os.path.dirname(base)
-        title = f"predictions ({self.total:,} images)"
+        count = f"{self.total:,} {self.noun}(s)"
+        title = f"predictions ({count})"
         if base:
-            title = f"predictions in {escape(shown_path(base))} ({self.total:,} images)"
+            title = f"predictions in {escape(shown_path(base))} ({count})"
         table = Table(title=title)
         table.add_column("path", overflow="fold")
         table.add_column("label", style="bold")
@@ -187,17 +202,24 @@ class PredictionTable:
             )
 
 
-def render_skipped(console: Console, skipped: Sequence, *, errors_file: str | None) -> None:
+def render_skipped(
+    console: Console,
+    skipped: Sequence,
+    *,
+    errors_file: str | None,
+    input_noun: str = "image files",
+) -> None:
     """List files not used, with their reasons (the first SKIPPED_SHOWN of each kind).
 
-    Files that are not images (``ignored``) come first under their own heading: they are
-    not failures. All of them go to ``--errors``.
+    Files that are not the model's inputs (``ignored``; ``input_noun`` names those) come
+    first under their own heading: they are not failures. All of them go to ``--errors``.
     """
     ignored = [s for s in skipped if getattr(s, "ignored", False)]
     failed = [s for s in skipped if not getattr(s, "ignored", False)]
     style = "yellow" if is_interactive(console) else None
     if ignored:
-        console.print(f"ignored {len(ignored):,} file(s) that are not images:", highlight=False)
+        what = f"ignored {len(ignored):,} file(s) that are not {input_noun}:"
+        console.print(what, highlight=False)
         _list_files(console, ignored, errors_file)
     if failed:
         console.print(f"skipped {len(failed):,} file(s):", style=style, highlight=False)
@@ -225,13 +247,18 @@ def render_summary(
     errors_file: str | None,
     output_kind: str,
     sorted_note: str | None,
+    item_noun: str,
+    item_unit: str,
+    input_noun: str,
 ) -> None:
+    """``item_noun``/``item_unit`` name one prediction (``row``, ``rows``: the data kind's);
+    ``input_noun`` the files it reads, for the ignored ones."""
     rate = predicted / seconds if seconds > 0 else 0.0
-    text = f"predicted {predicted:,} image(s) in {seconds:.1f}s ({rate:,.0f} img/s)"
+    text = f"predicted {predicted:,} {item_noun}(s) in {seconds:.1f}s ({rate:,.0f} {item_unit}/s)"
     if skipped:
         text += f", skipped {skipped:,}"
     if ignored:
-        text += f", ignored {ignored:,} non-image file(s)"
+        text += f", ignored {ignored:,} file(s) that are not {input_noun}"
     console.print(text, highlight=False)
     console.print(f"model output: {output_kind}", highlight=False, style="dim")
     if out:

@@ -83,7 +83,7 @@ def _image_for(src: Source, path: Path) -> Any:
     if src.preprocessing is not None:
         kind = get_kind(src.preprocessing.kind)
     else:
-        claimed = kind_for_shape(shape)
+        claimed = kind_for_shape(shape, src.model)
         if claimed is None:
             raise UsageError(
                 "--activations cannot tell what data this model reads",

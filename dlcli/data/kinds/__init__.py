@@ -9,7 +9,7 @@ returns. No TensorFlow here (the recipe layer validates ``data:`` sections throu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -105,14 +105,45 @@ def kind_of(prep: Preprocessing | DataSection) -> DataKind:
     return get_kind(prep.kind)
 
 
-def kind_for_shape(shape: Shape) -> tuple[DataKind, dict[str, Any]] | None:
-    """The first registered kind that claims a bare model's input shape, with the fields
-    that shape implies; None when no kind does."""
-    for kind in _KINDS.values():
-        fields = kind.from_input_shape(tuple(shape))
-        if fields is not None:
-            return kind, fields
-    return None
+def kind_for_shape(
+    shape: Shape, model: Any = None, *, source: str | Path | None = None
+) -> tuple[DataKind, dict[str, Any]] | None:
+    """The kind that claims a bare model, with the fields its layers or shape imply.
+
+    ``model`` (a Keras model; None for an export) is asked first: a kind that recognises
+    the model's layers (a spectrogram: sound) wins. Else the kinds that claim the input
+    shape. None when no kind claims it; two kinds claiming it is a :class:`ModelLoadError`
+    naming both (``source``: the model file), never a silent pick.
+    """
+    if model is not None:
+        claims = _claims(lambda kind: kind.from_model_layers(model))
+        if claims:
+            return _only_claim(claims, "its layers", source)
+    claims = _claims(lambda kind: kind.from_input_shape(tuple(shape)))
+    return _only_claim(claims, f"its input shape {tuple(shape)}", source) if claims else None
+
+
+def _claims(
+    claim: Callable[[DataKind], dict[str, Any] | None],
+) -> list[tuple[DataKind, dict[str, Any]]]:
+    found = ((kind, claim(kind)) for kind in _KINDS.values())
+    return [(kind, fields) for kind, fields in found if fields is not None]
+
+
+def _only_claim(
+    claims: list[tuple[DataKind, dict[str, Any]]], by: str, source: str | Path | None
+) -> tuple[DataKind, dict[str, Any]]:
+    if len(claims) == 1:
+        return claims[0]
+    names = [kind.name for kind, _ in claims]
+    raise ModelLoadError(
+        f"a model without labels.json that {len(names)} data kinds could read "
+        f"({' and '.join(repr(n) for n in names)}, by {by})",
+        file=source,
+        expected="the model's run folder (with its labels.json), or --labels FILE "
+        f'naming its kind: {{"kind": {" or ".join(repr(n) for n in names)}, ...}}',
+        hint="dlcli cannot tell which data this model reads from the model alone",
+    )
 
 
 def data_spec() -> Any:

@@ -42,6 +42,7 @@ NAME = "audio"
 EXTENSIONS = ".wav .flac .ogg"
 Crop = Literal["center", "start", "random"]
 Channels = Literal["mono", "keep"]
+SPECTROGRAM_LAYERS = frozenset({"MelSpectrogram", "STFTSpectrogram"})  # Keras' own
 
 
 class AudioData(DataSection):
@@ -86,6 +87,8 @@ class AudioKind(DataKind):
     preprocessing = AudioPreprocessing
     inputs = f"sound files ({EXTENSIONS}), folders or globs"
     input_noun = "sound files"
+    item_noun = "clip"
+    item_unit = "clips"
 
     def describe(self, section: DataSection) -> str:
         assert isinstance(section, AudioData)
@@ -107,7 +110,24 @@ class AudioKind(DataKind):
         return load_audio_bundle(section, prep, prep.format(), seed=seed)
 
     def from_input_shape(self, shape: Shape) -> dict[str, Any] | None:
-        return None  # (samples,) is also a table's shape: an audio model needs labels.json
+        return None  # (samples,) is also a CSV model's shape: claimed by its layers instead
+
+    def from_model_layers(self, model: Any) -> dict[str, Any] | None:
+        """A model with a spectrogram layer reads waveforms: samples and channels from its
+        input, the rate from a ``MelSpectrogram``'s ``sampling_rate``."""
+        spectrograms = [
+            layer for layer in model.layers if type(layer).__name__ in SPECTROGRAM_LAYERS
+        ]
+        shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else ()
+        if not spectrograms or len(shape) not in (1, 2):
+            return None
+        fields: dict[str, Any] = {"samples": shape[0]}
+        if len(shape) == 2:
+            fields.update(channels="keep", channel_count=shape[1])
+        rate = getattr(spectrograms[0], "sampling_rate", None)
+        if rate is not None:
+            fields["sample_rate"] = int(rate)
+        return fields
 
     def check_model(self, prep: Preprocessing, shape: Shape, source: Path) -> None:
         assert isinstance(prep, AudioPreprocessing)

@@ -75,20 +75,47 @@ class LabelledFiles:
 
 @dataclass
 class LabelledArrays:
-    """Rows already read (CSV features, a re-derived validation split) and their classes."""
+    """Rows already read (CSV features, a re-derived validation split) and their classes.
+
+    ``decode`` is for rows whose files are read one batch at a time (a table's image and
+    audio columns), so memory holds one batch, not the data: it returns the readable rows'
+    inputs and which rows those are; an unreadable row leaves its batch (its reason is
+    added to ``skipped``) and ``fetch`` is not used.
+    """
 
     description: str
     y: np.ndarray
-    fetch: Callable[[np.ndarray], np.ndarray]  # rows -> float32 inputs
+    fetch: Callable[[np.ndarray], Any]  # rows -> float32 inputs
     skipped: list[SkippedFile] = field(default_factory=list)
+    decode: Callable[[np.ndarray], tuple[Any, np.ndarray]] | None = None
 
-    def batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(self, batch_size: int) -> Iterator[tuple[Any, np.ndarray]]:
         import numpy as np
 
         n = len(self.y)
         for start in range(0, n, batch_size):
             rows = np.arange(start, min(start + batch_size, n))
-            yield self.fetch(rows), self.y[rows]
+            if self.decode is None:
+                yield self.fetch(rows), self.y[rows]
+                continue
+            x, keep = self.decode(rows)
+            if keep.any():
+                yield x, self.y[rows][keep]
+
+    @classmethod
+    def streamed(
+        cls,
+        description: str,
+        y: np.ndarray,
+        decode: Callable[[np.ndarray], tuple[Any, np.ndarray]],
+        skipped: list[SkippedFile],
+    ) -> LabelledArrays:
+        """Rows decoded batch by batch (see ``decode``)."""
+
+        def whole(rows: np.ndarray) -> Any:
+            return decode(rows)[0]
+
+        return cls(description, y, whole, skipped, decode)
 
 
 LabelledData = LabelledFiles | LabelledArrays
@@ -121,7 +148,9 @@ class DataKind(ABC):
     ``section`` is the recipe's ``data:`` model (a :class:`DataSection` with
     ``kind: Literal[name]``); ``preprocessing`` is the labels.json model;
     ``inputs`` says in words what ``predict`` reads and ``input_noun`` names its files
-    (for messages: "no image files found"; expected "image files (.png ...), folders").
+    (for messages: "no image files found"; expected "image files (.png ...), folders"),
+    ``input_unit`` the same files in a rate (``img/s``, ``files/s``). ``item_noun`` names
+    one predicted example (``predicted 3 row(s)``), ``item_unit`` it in a rate (``rows/s``).
     """
 
     name: ClassVar[str]
@@ -129,6 +158,9 @@ class DataKind(ABC):
     preprocessing: ClassVar[type[Preprocessing]]
     inputs: ClassVar[str]
     input_noun: ClassVar[str]
+    input_unit: ClassVar[str] = "files"
+    item_noun: ClassVar[str] = "input"
+    item_unit: ClassVar[str] = "inputs"
 
     # --- recipe (no TensorFlow) -----------------------------------------------------
 
@@ -185,8 +217,7 @@ class DataKind(ABC):
 
     def _one_input(self) -> DataError:
         return DataError(
-            f"model.inputs needs data that feeds several inputs; data.kind {self.name} "
-            "feeds one",
+            f"model.inputs needs data that feeds several inputs; data.kind {self.name} feeds one",
             field="model.inputs",
             expected="data.kind: table, with each input's columns",
             hint="leave out model.inputs for a model with one input",
@@ -198,6 +229,12 @@ class DataKind(ABC):
     def from_input_shape(self, shape: Shape) -> dict[str, Any] | None:
         """The preprocessing fields a bare model's input shape implies, or None when the
         shape is not this kind's (a model without labels.json is claimed by shape)."""
+
+    def from_model_layers(self, model: Any) -> dict[str, Any] | None:
+        """The preprocessing fields a bare Keras model's own layers show it reads this
+        kind's data (a spectrogram layer: sound), or None. A claim by layers wins over
+        claims by input shape."""
+        return None
 
     def read_preprocessing(self, fields: dict[str, Any], source: Path) -> Preprocessing:
         """``fields`` (labels.json/metadata keys) as this kind's record; errors name ``source``."""

@@ -63,6 +63,8 @@ class CsvKind(DataKind):
     preprocessing = CsvPreprocessing
     inputs = "a CSV file"
     input_noun = "CSV files"
+    item_noun = "row"
+    item_unit = "rows"
 
     def describe(self, section: DataSection) -> str:
         assert isinstance(section, CsvData)

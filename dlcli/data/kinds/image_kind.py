@@ -80,6 +80,9 @@ class ImageKind(DataKind):
     preprocessing = ImagePreprocessing
     inputs = "image files (.png .jpg .jpeg .bmp .gif .webp), folders or globs"
     input_noun = "image files"
+    input_unit = "img"
+    item_noun = "image"
+    item_unit = "img"
 
     def describe(self, section: DataSection) -> str:
         assert isinstance(section, ImageData)

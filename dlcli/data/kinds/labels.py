@@ -69,28 +69,30 @@ def model_preprocessing(
     source: Path,
     *,
     known_only: bool,
+    model: Any = None,
 ) -> Preprocessing | None:
     """A model's preprocessing from what is stored with it, ``--labels`` keys and its shape.
 
     ``stored``: a run's labels.json or an export's metadata (``known_only``: keep just the
     kind's own keys, as export metadata also describes the graph). Later sources win:
-    what the input shape implies < stored < ``overrides``. None when nothing tells.
+    what the input shape (or ``model``'s layers, a Keras model) implies < stored <
+    ``overrides``. None when nothing tells; a bare model two kinds claim is an error.
     """
     from dlcli.data.kinds import LEGACY_KIND, get_kind, kind_for_shape
 
-    claimed = kind_for_shape(shape)
     if "kind" in overrides:
         name = overrides["kind"]
     elif stored is not None:
         name = stored.get("kind", LEGACY_KIND)
-    elif claimed is not None:
+    elif (claimed := kind_for_shape(shape, model, source=source)) is not None:
         name = claimed[0].name
     elif overrides:
         name = LEGACY_KIND
     else:
         return None
     kind = get_kind(name, file=source, field="kind")
-    fields: dict[str, Any] = dict(claimed[1]) if claimed and claimed[0] is kind else {}
+    implied = kind.from_model_layers(model) if model is not None else None
+    fields: dict[str, Any] = dict(implied or kind.from_input_shape(tuple(shape)) or {})
     kept = {k: v for k, v in (stored or {}).items() if k not in NOT_PREPROCESSING}
     if known_only:
         kept = {k: v for k, v in kept.items() if k in kind.preprocessing.model_fields}

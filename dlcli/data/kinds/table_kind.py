@@ -77,6 +77,8 @@ class TableKind(DataKind):
     preprocessing = TablePreprocessing
     inputs = "tables (.csv .parquet) with the model's columns, or rows as TABLE:ROW"
     input_noun = "tables"
+    item_noun = "row"
+    item_unit = "rows"
 
     def describe(self, section: DataSection) -> str:
         assert isinstance(section, TableData)

@@ -88,6 +88,8 @@ class TextKind(DataKind):
     preprocessing = TextPreprocessing
     inputs = ".txt files, folders, a CSV/JSONL table with a text column, or - (stdin lines)"
     input_noun = "text files"
+    item_noun = "document"
+    item_unit = "docs"
 
     def describe(self, section: DataSection) -> str:
         assert isinstance(section, TextData)
