@@ -88,15 +88,9 @@ class AudioSplit:
         return out
 
     def _waveform(self, row: int) -> np.ndarray | None:
-        path = self.paths[row]
-        if self.cache is not None and (wave := self.cache.get(path)) is not None:
-            return wave
-        decoded = decode_waveform(path, self.fmt)
-        if isinstance(decoded, SkippedFile):  # checked before training: changed on disk since
-            return None
-        if self.cache is not None:
-            self.cache[path] = decoded[0]
-        return decoded[0]
+        wave = cached_waveform(self.paths[row], self.fmt, self.cache)
+        # checked before training: a file unreadable now changed on disk since
+        return None if isinstance(wave, SkippedFile) else wave
 
     def batch_fn(self, input_shape: tuple[int, ...]) -> Callable[[Any], tuple[Any, Any]]:
         """Batches outside the training epochs (validation, adapting): crops of epoch 0."""
@@ -118,6 +112,21 @@ class AudioSplit:
             return x, tf.gather(y_all, positions)
 
         return gather
+
+
+def cached_waveform(
+    path: str, fmt: AudioFormat, cache: dict[str, np.ndarray] | None
+) -> np.ndarray | SkippedFile:
+    """The file's whole waveform at ``fmt``'s rate and channels, from ``cache`` (path ->
+    waveform; None: no cache) when it holds it, else decoded (and kept there)."""
+    if cache is not None and (wave := cache.get(path)) is not None:
+        return wave
+    decoded = decode_waveform(path, fmt)
+    if isinstance(decoded, SkippedFile):
+        return decoded
+    if cache is not None:
+        cache[path] = decoded[0]
+    return decoded[0]
 
 
 @dataclass
@@ -203,7 +212,7 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
     elif section.validation_split:
         tr, va = stratified_split(train.y, float(section.validation_split), seed)
         train, validation = train.subset(tr), train.subset(va).with_crop("center")
-    notes = [DataNote(_cache_text(plan), warning=plan.over_budget)]
+    notes = [DataNote(clip_cache_text(plan), warning=plan.over_budget)]
     if resampled:
         notes.append(
             DataNote(f"{resampled:,} file(s) resampled to {fmt.sample_rate:,} Hz (soxr, HQ)")
@@ -223,7 +232,7 @@ def load_audio_bundle(section: Any, prep: Any, fmt: AudioFormat, *, seed: int) -
     )
 
 
-def _cache_text(plan: CachePlan) -> str:
+def clip_cache_text(plan: CachePlan) -> str:
     size = human_bytes(plan.nbytes)
     if plan.mode != "memory":
         why = "cache: none" if plan.choice == "none" else f"{size} over the memory budget"

@@ -181,8 +181,9 @@ def labelled_rows(path: Path, prep: TablePreprocessing, class_names: list[str]) 
 def labelled_target_rows(
     path: Path, prep: TablePreprocessing, record: TargetRecord
 ) -> LabelledArrays:
-    """``evaluate --data TABLE`` for a multi-label or regression model: every usable row
-    decoded (files too) with its ``y`` encoded by the run's target record."""
+    """``evaluate --data TABLE`` for a multi-label or regression model: every usable row's
+    ``y`` encoded by the run's target record, its files decoded one batch at a time (a row
+    whose file cannot be read leaves its batch and is listed as skipped)."""
     from dlcli.targets import TargetColumns, target_of
     from dlcli.targets.reading import encode_target
 
@@ -200,19 +201,19 @@ def labelled_target_rows(
             line=1,
             expected=f"the model's target columns: {labels}",
         )
-    x, _, bad, keep = decode_files(encoded, groups, np.arange(len(encoded)))
-    kept = [i for i, k in zip(encoded.rows, keep, strict=True) if k]
+    rows = encoded.rows
     columns = TargetColumns.from_rows(
-        path, table.header, [table.rows[i] for i in kept], [table.numbers[i] for i in kept], labels
+        path, table.header, [table.rows[i] for i in rows], [table.numbers[i] for i in rows], labels
     )
     y = encode_target(record, record, columns, path)
+    skipped = list(encoded.skipped)
 
-    def fetch(rows: np.ndarray) -> Any:
-        if isinstance(x, dict):
-            return {name: v[rows] for name, v in x.items()}
-        return x[rows]
+    def decode(batch: np.ndarray) -> tuple[Any, np.ndarray]:
+        x, _, bad, keep = decode_files(encoded, groups, batch)
+        skipped.extend(bad)
+        return x, keep
 
-    return LabelledArrays(str(path), y, fetch, list(encoded.skipped) + bad)
+    return LabelledArrays.streamed(str(path), y, decode, skipped)
 
 
 def sample_rows(

@@ -3,8 +3,9 @@
 Numbers, categories and text are held in memory and gathered by row in the graph. Image
 columns stream like the images kind (:class:`~dlcli.data.streaming.PixelBank`: decoded on
 ``tf.data``'s threads as batches need them, cached as uint8, a bad file recorded once and
-its row dropped from its batch); audio columns are read by the audio kind's reader
-(:func:`~dlcli.data.audio_read.decode_audio`, center crop) each time a batch needs them.
+its row dropped from its batch); audio columns are read by the audio kind's reader and
+kept in its waveform cache (:func:`~dlcli.data.audio_dataset.cached_waveform`, center
+crop) when the files fit ``data.cache``, so later epochs read no file again.
 A batch's ``x`` is the single input's tensor, or a dict keyed by model input name.
 """
 
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlcli.data.audio_read import AudioFormat, decode_audio
-from dlcli.data.bundle import label_dtype
+from dlcli.data.audio_dataset import cached_waveform, clip_cache_text
+from dlcli.data.audio_read import AudioFormat, fit_length, read_header
+from dlcli.data.bundle import DataNote, label_dtype
+from dlcli.data.cache import plan_cache
 from dlcli.data.listing import SkippedFile
 from dlcli.data.streaming import BAD, PixelBank, SkipLog
 from dlcli.data.table_encode import SINGLE, Group
@@ -43,11 +46,13 @@ class TableRows:
         audio: dict[str, AudioFormat],
         sources: list[str],
         skipped: SkipLog,
+        clip_caches: dict[str, dict[str, np.ndarray] | None] | None = None,
     ) -> None:
         self.groups = list(groups)
         self.arrays = arrays  # vector and text groups; file groups hold paths here too
         self.banks = banks
         self.audio = audio
+        self.clip_caches = clip_caches or {}  # audio group -> path -> whole waveform, or None
         self.sources = sources
         self.skipped = skipped
         self._bad_audio: set[int] = set()
@@ -80,17 +85,18 @@ class TableRows:
     def _clips(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         fmt = self.audio[name]
         paths = self.arrays[name]
+        cache = self.clip_caches.get(name)
         out = np.zeros((len(rows), *fmt.shape), dtype=np.float32)
         kept = np.ones(len(rows), dtype=bool)
         for i, row in enumerate(rows):
-            clip = decode_audio(str(paths[row]), fmt, "center")
-            if isinstance(clip, SkippedFile):
+            wave = cached_waveform(str(paths[row]), fmt, cache)
+            if isinstance(wave, SkippedFile):
                 kept[i] = False
                 if int(row) not in self._bad_audio:
                     self._bad_audio.add(int(row))
-                    self.skipped.add(clip)
+                    self.skipped.add(wave)
                 continue
-            out[i] = clip.audio
+            out[i] = fit_length(wave, fmt.samples, "center")
         return out, kept
 
     def bad_among(self, rows: np.ndarray) -> int:
@@ -100,6 +106,41 @@ class TableRows:
         if self._bad_audio:
             bad |= np.isin(rows, list(self._bad_audio))
         return int(np.count_nonzero(bad))
+
+
+def clip_caches(
+    choice: str,
+    budget: str | int | float | None,
+    groups: Sequence[Group],
+    audio: dict[str, AudioFormat],
+    arrays: dict[str, np.ndarray],
+) -> tuple[dict[str, dict[str, np.ndarray] | None], list[DataNote]]:
+    """Each audio group's waveform cache, planned as the audio kind plans its own (whole
+    files at the model's rate, sized from their headers, against ``data.cache`` and its
+    budget): an empty dict filled as epoch 1 decodes, or None; and a note for each."""
+    caches: dict[str, dict[str, np.ndarray] | None] = {}
+    notes: list[DataNote] = []
+    for g in groups:
+        if g.name not in audio:
+            continue
+        fmt = audio[g.name]
+        paths = sorted({str(p) for p in arrays[g.name]})
+        nbytes = sum(_waveform_bytes(path, fmt) for path in paths)
+        plan = plan_cache(choice, len(paths), -(-nbytes // max(1, len(paths))), budget)
+        caches[g.name] = {} if plan.mode == "memory" else None
+        text = f"column {g.columns[0].name!r}: {clip_cache_text(plan)}"
+        notes.append(DataNote(text, plan.over_budget))
+    return caches, notes
+
+
+def _waveform_bytes(path: str, fmt: AudioFormat) -> int:
+    """The decoded file's size as float32 at ``fmt``'s rate (0 for an unusable file)."""
+    header = read_header(path, fmt)
+    if isinstance(header, SkippedFile):
+        return 0
+    rate, frames = header
+    channels = 1 if fmt.channels == "mono" else fmt.channel_count
+    return 4 * channels * -(-frames * fmt.sample_rate // rate)
 
 
 class TableSplit:
@@ -134,24 +175,27 @@ class TableSplit:
         return TableSplit(self.data, self.rows, self.y)
 
     def labelled(self, description: str) -> LabelledArrays:
-        """Every readable row decoded, with its ``y`` (``evaluate`` of a run's split)."""
+        """The split's rows with their ``y`` (``evaluate`` of a run's split), files decoded
+        one batch at a time; unreadable rows leave their batch and are listed as skipped."""
         from dlcli.data.kinds.base import LabelledArrays
 
         data = self.data
-        decoded, keep = data.load_files(self.rows)
-        values: dict[str, Any] = {
-            g.name: data.arrays[g.name][self.rows[keep]]
-            for g in data.groups
-            if g.feed in ("vector", "text")
-        }
-        for g, array in zip(data.file_groups, decoded, strict=True):
-            values[g.name] = array.astype(np.float32)
-        y = self.y[keep]
+        skipped = list(data.skipped)
 
-        def fetch(rows: np.ndarray) -> Any:
-            return pack({name: v[rows] for name, v in values.items()}, data.groups)
+        def decode(positions: np.ndarray) -> tuple[Any, np.ndarray]:
+            rows = self.rows[positions]
+            decoded, keep = data.load_files(rows)
+            values: dict[str, Any] = {
+                g.name: data.arrays[g.name][rows[keep]]
+                for g in data.groups
+                if g.feed in ("vector", "text")
+            }
+            for g, array in zip(data.file_groups, decoded, strict=True):
+                values[g.name] = array.astype(np.float32)
+            skipped[:] = list(data.skipped)
+            return pack(values, data.groups), keep
 
-        return LabelledArrays(description, y, fetch, list(data.skipped))
+        return LabelledArrays.streamed(description, self.y, decode, skipped)
 
     def batch_fn(self, input_shape: Any) -> Callable[[Any], tuple[Any, Any]]:
         """``tf.data`` map from a batch of positions to ``(x, y)``."""

@@ -117,4 +117,5 @@ def evaluate_target(
         true=pairs[0],
         predicted=pairs[1],
         output_pairs=by_output,
+        skipped=list(source.skipped),
     )
