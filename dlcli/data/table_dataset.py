@@ -30,7 +30,7 @@ from dlcli.data.table_encode import EncodedRows, Group, encode_rows, make_groups
 from dlcli.data.table_read import Table, read_table
 from dlcli.data.table_stream import TableRows, TableSplit, clip_caches
 from dlcli.errors import DataError
-from dlcli.targets import TargetColumns
+from dlcli.targets import TargetColumns, TargetRecord
 
 SIZE_SAMPLE = 200  # image headers read to choose an image column's size
 
@@ -128,7 +128,7 @@ def load_table_bundle(
     section: TableData, *, seed: int, strict: bool, inputs: dict[str, list[str]] | None
 ) -> DataBundle:
     from dlcli.targets import target_of
-    from dlcli.targets.reading import encode_target, fit_target, read_weights
+    from dlcli.targets.reading import fit_target, read_weights
 
     table = read_table(section.train)
     labels = find_labels(table.header, section.label, table.path, section.target)
@@ -155,14 +155,7 @@ def load_table_bundle(
     weights = None
     if section.sample_weight:
         weights = read_weights(_labels(section, table, train.rows, [section.sample_weight]))
-    val = None
-    vy = None
-    if section.validation is not None:
-        vtable = read_table(section.validation)
-        find_labels(vtable.header, labels, vtable.path, section.target)
-        val = encode_rows(vtable, groups, None, strict_files=strict)
-        vcolumns = _labels(section, vtable, val.rows, labels)
-        vy = encode_target(fitted.record, section.target, vcolumns, vtable.path)
+    val, vy = _validation_table(section, groups, labels, fitted.record, strict)
     rows, cache_notes = _table_rows(section, groups, [train] + ([val] if val else []))
     notes += cache_notes
     train_split = TableSplit(rows, np.arange(len(train)), fitted.y, weights)
@@ -190,6 +183,25 @@ def load_table_bundle(
         notes=notes,
         target=fitted.record,
     )
+
+
+def _validation_table(
+    section: TableData,
+    groups: list[Group],
+    labels: list[str],
+    record: TargetRecord,
+    strict: bool,
+) -> tuple[EncodedRows | None, np.ndarray | None]:
+    """``data.validation``'s rows and targets, read with the training columns and target."""
+    from dlcli.targets.reading import encode_target
+
+    if section.validation is None:
+        return None, None
+    vtable = read_table(section.validation)
+    find_labels(vtable.header, labels, vtable.path, section.target)
+    val = encode_rows(vtable, groups, None, strict_files=strict)
+    vcolumns = _labels(section, vtable, val.rows, labels)
+    return val, encode_target(record, section.target, vcolumns, vtable.path)
 
 
 def _table_rows(
