@@ -231,6 +231,33 @@ def plot_compare(
     return _save(compare_figure(histories, title=title, notes=notes, footer=footer), path)
 
 
+def _all_families(histories: Mapping[str, list[dict[str, float]]]) -> list[str]:
+    """Every run's metric families, in the order they first appear."""
+    families: list[str] = []
+    for rows in histories.values():
+        for fam in metric_families(rows):
+            if fam not in families:
+                families.append(fam)
+    return families
+
+
+def _compare_panel(
+    ax: Any, family: str, histories: Mapping[str, list[dict[str, float]]], colours: list[str]
+) -> None:
+    """One metric family: each run's train (solid) and validation (dashed) curve."""
+    for i, (label, hist) in enumerate(histories.items()):
+        x = _epochs(hist)
+        for key, style, part in ((family, "-", "train"), (f"val_{family}", "--", "val")):
+            y = [_as_float(row.get(key)) for row in hist]
+            if all(math.isnan(v) for v in y):
+                continue
+            ax.plot(x, y, style, color=colours[i], label=f"{label} ({part})")
+    ax.set_title(family)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.grid(alpha=0.3)
+
+
 def compare_figure(
     histories: Mapping[str, list[dict[str, float]]],
     *,
@@ -242,11 +269,7 @@ def compare_figure(
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    families: list[str] = []
-    for rows in histories.values():
-        for fam in metric_families(rows):
-            if fam not in families:
-                families.append(fam)
+    families = _all_families(histories)
     rows_n, cols = _grid(max(len(families), 1))
     notes = notes or {}
     # Runs labelled with what sets them apart need the width: one run per legend row then.
@@ -271,17 +294,7 @@ def compare_figure(
         for i, label in enumerate(histories)
     ]
     for ax, family in zip(flat, families, strict=False):
-        for i, (label, hist) in enumerate(histories.items()):
-            x = _epochs(hist)
-            for key, style, part in ((family, "-", "train"), (f"val_{family}", "--", "val")):
-                y = [_as_float(row.get(key)) for row in hist]
-                if all(math.isnan(v) for v in y):
-                    continue
-                ax.plot(x, y, style, color=handles[i].get_color(), label=f"{label} ({part})")
-        ax.set_title(family)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_integer_ticks())
-        ax.grid(alpha=0.3)
+        _compare_panel(ax, family, histories, [h.get_color() for h in handles])
     if not families:
         flat[0].text(0.5, 0.5, "no epochs recorded", ha="center", va="center")
     for ax in flat[max(len(families), 1) :]:
