@@ -172,6 +172,12 @@ def test_two_inputs_two_outputs_train_predict_evaluate_export(tmp_path: Path, ca
     assert main(["inspect", str(run)]) == 0
     assert "outputs: species (None, 2), weight_kg (None, 1)" in capsys.readouterr().out
 
+    # report pages such a run (its scores are evaluate's); explain refuses it cleanly
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert "this model's target is outputs" in capsys.readouterr().err
+    assert main(["explain", str(run), str(tmp_path / "val.csv")]) == 2
+    assert "explain works on models with one output" in capsys.readouterr().err
+
 
 def test_weighted_total_loss_is_the_hand_sum_of_output_losses() -> None:
     """The training step's loss on a fixed batch equals sum_k w_k * loss_k by NumPy."""

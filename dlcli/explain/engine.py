@@ -103,6 +103,13 @@ def prepare(
             file=loaded.source,
             expected="the run directory or .keras file it was exported from",
         )
+    if len(model.outputs) > 1:  # model.outputs: which output a map explains is not said
+        raise UsageError(
+            f"explain works on models with one output; this one has {len(model.outputs)} "
+            "named outputs",
+            file=loaded.source,
+            hint="evaluate and predict report every output",
+        )
     explainer = explainer_for(model, method, layer, steps)
     units = int(model.outputs[0].shape[-1])
     names = class_names_for(loaded, 2 if units == 1 else units)

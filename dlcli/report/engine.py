@@ -149,6 +149,16 @@ def _score(
     options: ReportOptions,
     on_progress: ProgressCallback | None,
 ) -> Scored | None:
+    from dlcli.targets import target_of
+
+    if not target_of(loaded.target).classifies:  # tags, numbers, several outputs
+        page.scoring_error = (
+            f"the report scores class models; this model's target is {loaded.target.type} "
+            "(`dlcli evaluate RUN` reports its scores)"
+        )
+        page.notes.append(page.scoring_error)
+        page.maps_note = "No feature maps: " + page.scoring_error
+        return None
     try:
         return score_validation(
             loaded, batch_size=options.batch_size, workers=options.workers, on_progress=on_progress
