@@ -194,3 +194,34 @@ def test_unknown_column_or_unused_input_exit_2(tmp_path: Path) -> None:
     with pytest.raises(ModelBuildError) as err:
         model_from_recipe(tmp_path / "unused.yaml")
     assert "model input 'x' is not used by any layer" in err.value.problem.format()
+
+
+def test_json_schema_takes_named_inputs_and_outputs() -> None:
+    # Before: model.inputs/outputs/input_dtype were additional properties, so an editor
+    # flagged every recipe of docs/recipes.md that uses them.
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from dlcli.recipe import recipe_json_schema
+
+    schema = recipe_json_schema()
+    jsonschema.validate(yaml.safe_load(TWO_INPUTS), schema)
+    outputs = TWO_INPUTS.replace(
+        "train: {epochs",
+        "  outputs:\n    kind: {layer: dense_1, label: city}\n"
+        "    age: {target: regression, loss: {name: huber, delta: 1.0}, loss_weight: 0.5}\n"
+        "train: {epochs",
+    )
+    assert outputs != TWO_INPUTS
+    jsonschema.validate(yaml.safe_load(outputs), schema)
+    dtype = "name: d\nmodel:\n  input_dtype: string\n  layers: [Dense: 1]\n"
+    jsonschema.validate(yaml.safe_load(dtype), schema)
+    for bad in (
+        TWO_INPUTS.replace("{columns: [filename]}", "{colums: [filename]}"),  # misspelt key
+        TWO_INPUTS.replace("tabular: [age, city]", "1tabular: [age, city]"),  # bad name
+        TWO_INPUTS.replace("{columns: [filename]}", "{columns: [filename], dtype: int8}"),
+        outputs.replace("target: regression", "target: ordinal"),  # unknown target
+        outputs.replace("loss_weight: 0.5", "loss_wieght: 0.5"),
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(yaml.safe_load(bad), schema)

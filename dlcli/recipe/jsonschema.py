@@ -7,16 +7,19 @@ patched in, and each catalog layer gets its own argument schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from dlcli.recipe import backbones, catalog
 from dlcli.recipe.sections import OPTIMIZERS
-from dlcli.recipe.spec import TrainSpec
+from dlcli.recipe.spec import InputDtype, TrainSpec
 from dlcli.recipe.stages import stages_json_schema
 
 SCHEMA_ID = "https://dlcli.invalid/schema/recipe-v1.json"
 _NAME = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.\\-]*$"}
-_INPUTS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+_STRINGS: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+}
+_INPUTS = _STRINGS
 
 
 def _layer_args(name: str) -> dict[str, Any]:
@@ -156,6 +159,32 @@ def recipe_json_schema() -> dict[str, Any]:
     layer_entry = {"$ref": "#/$defs/layer_entry"}
     block_entry = {"$ref": "#/$defs/block_entry"}
     data_kinds = [_data_section(kind, block_entry) for kind in _registered_kinds()]
+    train = _train_schema()
+    model = _model_schema(layer_entry, block_entry, train["properties"]["loss"])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "dlcli recipe",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "seed": {"type": "integer", "minimum": 0, "default": 42},
+            "data": {"anyOf": [*data_kinds, {"type": "null"}]},
+            "model": model,
+            "train": train,
+        },
+        "required": ["name", "model"],
+        "additionalProperties": False,
+        "$defs": {
+            "layer_entry": _entry_schema(with_blocks=True),
+            "block_entry": _entry_schema(with_blocks=False),
+            **{f"layer.{n}": _layer_args(n) for n in catalog.layer_names()},
+        },
+    }
+
+
+def _train_schema() -> dict[str, Any]:
+    """``train:``, with the optimizer and loss written as a name or a name plus arguments."""
     train = _section(TrainSpec)
     train["properties"]["optimizer"] = {
         "anyOf": [
@@ -186,11 +215,14 @@ def recipe_json_schema() -> dict[str, Any]:
     train["properties"]["stages"] = stages_json_schema(
         train["properties"]["optimizer"], train["properties"]["lr_schedule"]
     )
-    train["properties"]["metrics"] = {
-        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-        "default": ["accuracy"],
-    }
-    model = {
+    train["properties"]["metrics"] = _STRINGS | {"default": ["accuracy"]}
+    return train
+
+
+def _model_schema(
+    layer_entry: dict[str, Any], block_entry: dict[str, Any], loss: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "type": "object",
         "properties": {
             "input": {
@@ -198,6 +230,9 @@ def recipe_json_schema() -> dict[str, Any]:
                 "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
                 "description": "input shape without the batch axis; default: from the data",
             },
+            "input_dtype": {"type": "string", "enum": list(get_args(InputDtype))},
+            "inputs": _named(_model_input(), "named inputs, each fed by columns of the data"),
+            "outputs": _named(_model_output(loss), "named outputs, each a layer with a target"),
             "blocks": {
                 "type": "object",
                 "additionalProperties": {
@@ -217,23 +252,63 @@ def recipe_json_schema() -> dict[str, Any]:
         "required": ["layers"],
         "additionalProperties": False,
     }
+
+
+def _named(entry: dict[str, Any], description: str) -> dict[str, Any]:
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "dlcli recipe",
+        "type": "object",
+        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "additionalProperties": entry,
+        "minProperties": 1,
+        "description": description,
+    }
+
+
+def _model_input() -> dict[str, Any]:
+    """``model.inputs.NAME``: a column, a list of columns, or {columns, shape, dtype}."""
+    shape = {
+        "type": "array",
+        "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+    }
+    mapping = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "seed": {"type": "integer", "minimum": 0, "default": 42},
-            "data": {"anyOf": [*data_kinds, {"type": "null"}]},
-            "model": model,
-            "train": train,
+            "columns": _STRINGS,
+            "shape": shape,
+            "dtype": {"type": "string", "enum": list(get_args(InputDtype))},
         },
-        "required": ["name", "model"],
+        "required": ["columns"],
         "additionalProperties": False,
-        "$defs": {
-            "layer_entry": _entry_schema(with_blocks=True),
-            "block_entry": _entry_schema(with_blocks=False),
-            **{f"layer.{n}": _layer_args(n) for n in catalog.layer_names()},
-        },
     }
+    return {"anyOf": [*_STRINGS["anyOf"], mapping]}
+
+
+def _model_output(loss: dict[str, Any]) -> dict[str, Any]:
+    """``model.outputs.NAME``: {layer, label, target, loss, loss_weight, metrics}."""
+    from dlcli.targets import target_names
+
+    names = {"type": "string", "enum": target_names()}
+    target = {
+        "anyOf": [
+            names,
+            {
+                "type": "object",
+                "properties": {"type": names},
+                "required": ["type"],
+                "additionalProperties": True,
+            },
+        ]
+    }
+    mapping = {
+        "type": "object",
+        "properties": {
+            "layer": {"type": "string", "description": "default: the output's name"},
+            "label": _STRINGS | {"description": "label column(s); default: the output's name"},
+            "target": target,
+            "loss": {k: v for k, v in loss.items() if k != "default"},
+            "loss_weight": {"type": "number", "minimum": 0, "default": 1.0},
+            "metrics": _STRINGS,
+        },
+        "additionalProperties": False,
+    }
+    return {"anyOf": [{"type": "null"}, mapping]}
