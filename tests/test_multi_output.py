@@ -292,3 +292,87 @@ def test_output_errors_exit_2_at_their_place(tmp_path: Path, capsys) -> None:
         csv.writer(fh).writerows(table)
     err = _exit_2(tmp_path, ERRORS, capsys, "train")
     assert f"{tmp_path / 'train.csv'}:4:5: non-numeric value in target column 'weight'" in err
+
+
+THREE_OUTPUTS = """\
+name: three
+seed: 1
+data: {kind: csv, train: t.csv, validation: v.csv, features: [x1, x2]}
+model:
+  input: [2]
+  outputs:
+    kind: {layer: k}
+    tags: {layer: t, target: multi_label}
+    y: {layer: r, target: regression}
+  layers:
+    - Dense: {units: 8, activation: relu, name: h}
+    - Dense: {units: 2, activation: softmax, name: k, inputs: [h]}
+    - Dense: {units: 3, activation: sigmoid, name: t, inputs: [h]}
+    - Dense: {units: 1, name: r, inputs: [h]}
+train: {epochs: 2}
+"""
+
+
+def _numbers(path: Path, n: int, seed: int) -> list[dict[str, str]]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        a, b = rng.normal(size=2)
+        tags = "|".join(t for t, on in (("hot", a > 0), ("wet", b > 0)) if on) or "none"
+        kind = "p" if a + b > 0 else "n"
+        rows.append(
+            {
+                "x1": f"{a:.3f}",
+                "x2": f"{b:.3f}",
+                "kind": kind,
+                "tags": tags,
+                "y": f"{2 * a - b:.3f}",
+            }
+        )
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def test_class_multi_label_and_regression_outputs_of_a_csv_model(tmp_path: Path, capsys) -> None:
+    from dlcli.backend import keras
+
+    _numbers(tmp_path / "t.csv", 40, seed=0)
+    val = _numbers(tmp_path / "v.csv", 16, seed=1)
+    (tmp_path / "r.yaml").write_text(THREE_OUTPUTS)
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "r.yaml"), "--out", str(run), "--quiet"]) == 0
+    model = keras.saving.load_model(run / "best.keras")
+    x = np.asarray([[float(r["x1"]), float(r["x2"])] for r in val], np.float32)
+    raw = {k: np.asarray(v) for k, v in model(x).items()}
+    tags = ["hot", "none", "wet"]  # sorted, as the run records them
+    assert (
+        json.loads((run / "labels.json").read_text())["target"]["outputs"][1]["target"]["tags"]
+        == tags
+    )
+
+    # predict: kind, kind_score, tags, tags_scores, y
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(tmp_path / "v.csv"), "--out", str(out)]) == 0
+    with out.open() as fh:
+        got = list(csv.DictReader(fh))
+    assert list(got[0]) == ["path", "kind", "kind_score", "tags", "tags_scores", "y", "model"]
+    on = raw["tags"] >= 0.5
+    for row, flags in zip(got, on, strict=True):
+        assert set(filter(None, row["tags"].split("|"))) == {
+            t for t, f in zip(tags, flags, strict=True) if f
+        }
+    np.testing.assert_allclose([float(r["y"]) for r in got], raw["y"][:, 0], rtol=1e-4, atol=1e-5)
+
+    # evaluate: micro F1 of the tags output by hand counts
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)["outputs"]
+    truth = np.asarray([[t in r["tags"].split("|") for t in tags] for r in val])
+    tp, fp, fn = (on & truth).sum(), (on & ~truth).sum(), (~on & truth).sum()
+    assert scores["tags"]["micro_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    kinds = np.asarray([["n", "p"].index(r["kind"]) for r in val])
+    assert scores["kind"]["accuracy"] == pytest.approx(np.mean(raw["kind"].argmax(-1) == kinds))
+    assert scores["y"]["target"] == "regression"
