@@ -77,6 +77,15 @@ class Source:
         except ValueError:  # another drive
             return Path(target).as_posix()
 
+    def split_entries(self) -> list[Entry]:
+        """The ``train`` and ``validation`` entries (without a validation part,
+        ``validation_split: 0.2``)."""
+        if self.validation is not None:
+            held_out = Entry("validation", self.recipe_path(self.validation))
+        else:
+            held_out = Entry("validation_split", 0.2, "20% held out for validation")
+        return [Entry("train", self.recipe_path(self.train)), held_out]
+
 
 class Starter(ABC):
     """Drafts recipes for one data kind (``kind``: the registered data kind's name)."""

@@ -47,12 +47,7 @@ class CsvStarter(Starter):
         rows = len(look.table.rows)
         data = [
             Entry("kind", NAME, f"{rows:,} rows of numbers"),
-            Entry("train", source.recipe_path(source.train)),
-            *(
-                [Entry("validation", source.recipe_path(source.validation))]
-                if source.validation is not None
-                else [Entry("validation_split", 0.2, "20% held out for validation")]
-            ),
+            *source.split_entries(),
             Entry("label", look.label, look.target.why),
             *target_entry(look.target),
         ]

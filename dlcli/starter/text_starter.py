@@ -54,8 +54,7 @@ class TextStarter(Starter):
         counts = look.counts()
         data = [
             Entry("kind", NAME, f"{len(look.table.rows):,} documents in a table"),
-            Entry("train", source.recipe_path(source.train)),
-            *_validation(source),
+            *source.split_entries(),
             Entry("text", column.name, column.why),
             Entry("label", look.label, look.target.why),
             Entry("batch_size", 32),
@@ -80,8 +79,7 @@ class TextStarter(Starter):
             findings += folder_mismatch(sorted(counts), val)
         data = [
             Entry("kind", NAME, f"{sum(counts.values()):,} .txt files in {len(counts)} folders"),
-            Entry("train", source.recipe_path(source.train)),
-            *_validation(source),
+            *source.split_entries(),
             Entry("batch_size", 32),
         ]
         return self._draft(source, data, counts, findings)
@@ -97,9 +95,3 @@ class TextStarter(Starter):
             train=classification_train(0.001, counts),
             findings=findings,
         )
-
-
-def _validation(source: Source) -> list[Entry]:
-    if source.validation is not None:
-        return [Entry("validation", source.recipe_path(source.validation))]
-    return [Entry("validation_split", 0.2, "20% held out for validation")]
