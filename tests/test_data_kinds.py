@@ -458,3 +458,31 @@ def test_validate_no_build_reads_kinds_without_tensorflow_or_numpy() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "csv (label column 'label')" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+@pytest.mark.parametrize(
+    ("shape", "fits"),
+    [
+        ((16000,), True),
+        ((None,), True),  # a model that takes any length
+        ((8000,), False),
+        ((16000, 1), False),  # a channel axis labels.json does not describe
+        ((16000, 2), False),
+    ],
+)
+def test_audio_model_shape_checked_against_labels_json(
+    tmp_path: Path, shape: tuple, fits: bool
+) -> None:
+    # labels.json says 1 s of mono 16 kHz: the model must take 16000 samples (or any).
+    from dlcli.data.kinds import get_kind
+    from dlcli.data.kinds.audio_kind import AudioPreprocessing
+    from dlcli.errors import ModelLoadError
+
+    prep = AudioPreprocessing(sample_rate=16000, samples=16000)
+    source = tmp_path / "labels.json"
+    if fits:
+        get_kind("audio").check_model(prep, shape, source)
+        return
+    with pytest.raises(ModelLoadError, match=r"clips of shape \(16000,\)") as caught:
+        get_kind("audio").check_model(prep, shape, source)
+    assert str(source) in caught.value.format()

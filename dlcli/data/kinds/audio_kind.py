@@ -26,6 +26,7 @@ from dlcli.data.kinds.base import (
     Shape,
     class_index,
     recorded_data,
+    shape_fits,
 )
 from dlcli.errors import DataError, ModelLoadError, UsageError
 from dlcli.recipe.spec import DataSection, Float, Int
@@ -132,9 +133,7 @@ class AudioKind(DataKind):
     def check_model(self, prep: Preprocessing, shape: Shape, source: Path) -> None:
         assert isinstance(prep, AudioPreprocessing)
         expected = prep.format().shape
-        if len(shape) != len(expected) or any(
-            s is not None and int(s) != e for s, e in zip(shape, expected, strict=True)
-        ):
+        if not shape_fits(shape, expected):
             raise ModelLoadError(
                 f"the model takes inputs of shape {tuple(shape)}, but labels.json describes "
                 f"clips of shape {expected}",

@@ -35,6 +35,13 @@ PREPROCESSING_VERSION = 1  # the labels.json layout this dlcli writes and reads
 Shape = tuple[int | None, ...]
 
 
+def shape_fits(shape: Shape, expected: Sequence[int]) -> bool:
+    """Whether a model input ``shape`` (None: any size) takes arrays of ``expected``."""
+    return len(shape) == len(expected) and all(
+        s is None or int(s) == e for s, e in zip(shape, expected, strict=True)
+    )
+
+
 class Preprocessing(BaseModel):
     """How a model's inputs are prepared: what ``labels.json`` records beside the class names.
 

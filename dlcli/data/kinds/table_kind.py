@@ -28,6 +28,7 @@ from dlcli.data.kinds.base import (
     Preprocessing,
     SampleInputs,
     Shape,
+    shape_fits,
 )
 from dlcli.data.table_columns import ColorMode, ColumnOptions, ColumnType, TableColumn
 from dlcli.errors import DataError, ModelLoadError
@@ -141,9 +142,7 @@ class TableKind(DataKind):
         if len(groups) != 1:
             return
         expected = groups[0].shape()
-        if len(shape) != len(expected) or any(
-            s is not None and int(s) != e for s, e in zip(shape, expected, strict=True)
-        ):
+        if not shape_fits(shape, expected):
             raise ModelLoadError(
                 f"the model takes inputs of shape {tuple(shape)}, but labels.json describes "
                 f"table columns that make {expected}",
