@@ -35,6 +35,7 @@ from dlcli.modeling.inputs import InputShape, named_input_shapes
 from dlcli.modeling.layer_parts import constructor_args, layer_class
 from dlcli.modeling.memory import LayerParams
 from dlcli.modeling.shape_hints import MERGING, shape_hint
+from dlcli.modeling.wiring import check_inputs_used, model_outputs
 from dlcli.recipe import backbones, catalog
 from dlcli.recipe.spec import INPUT, LayerSpec, ModelSpec
 
@@ -223,7 +224,7 @@ def build_model(
     tensors: dict[str, Any] = {}
     final, used = _connect(spec, model_input, every=tensors)
     _check_unused(spec, used | set((spec.outputs or {}).values()))
-    _check_inputs_used(spec, used)
+    check_inputs_used(spec, used)
     if final.dense_on_map is not None and not spec.outputs:
         position, dense_spec, in_shape = final.dense_on_map
         raise _error(
@@ -236,7 +237,9 @@ def build_model(
         )
     try:
         model = keras.Model(
-            inputs=_as_model_inputs(model_input), outputs=_outputs(spec, final, tensors), name=name
+            inputs=_as_model_inputs(model_input),
+            outputs=model_outputs(spec, final.tensor, tensors),
+            name=name,
         )
     except Exception as exc:
         raise ModelBuildError(f"cannot assemble the model: {_keras_message(exc)}") from exc
@@ -244,22 +247,6 @@ def build_model(
 
     load_pretrained(model, spec.layers)  # Backbone entries' imagenet or file weights
     return model
-
-
-def _outputs(spec: ModelSpec, final: _Flow, tensors: dict[str, Any]) -> Any:
-    """The last layer's tensor, or a dict by output name (``model.outputs``, name order:
-    Keras then returns the outputs as a dict)."""
-    if not spec.outputs:
-        return final.tensor
-    from dlcli.backend import keras
-
-    # Each output's tensor renamed after the output, so exported graphs (SavedModel,
-    # TFLite signatures, ONNX) name their outputs as the recipe does.
-    out = {}
-    for name, layer in sorted(spec.outputs.items()):
-        taken = name == layer or name in tensors
-        out[name] = tensors[layer] if taken else keras.layers.Identity(name=name)(tensors[layer])
-    return out
 
 
 def _model_input(shape: tuple, dtype: str | None = None, name: str = INPUT) -> Any:
@@ -388,17 +375,6 @@ def _dense_origin(
         if flow.dense_on_map is not None:
             return flow.dense_on_map
     return None
-
-
-def _check_inputs_used(spec: ModelSpec, used: set[str]) -> None:
-    """Each of ``model.inputs`` must feed some layer (else it takes data for nothing)."""
-    for name in spec.inputs or {}:
-        if name not in used:
-            raise ModelBuildError(
-                f"model input {name!r} is not used by any layer",
-                field=f"model.inputs.{name}",
-                hint=f"name it in a layer's inputs (inputs: [{name}]), or remove it",
-            )
 
 
 def _check_unused(spec: ModelSpec, used: set[str]) -> None:
