@@ -256,6 +256,13 @@ def _exit_2(tmp_path: Path, text: str, capsys, command: str = "validate") -> str
 def test_output_errors_exit_2_at_their_place(tmp_path: Path, capsys) -> None:
     write_table(tmp_path, "train", 6, seed=2)
     lines = ERRORS.splitlines()
+    # the recipe as written is valid: validate lists each output and its layer
+    (tmp_path / "e.yaml").write_text(ERRORS)
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "e.yaml")]) == 0
+    shown = capsys.readouterr().out
+    assert "output species    2 from layer cls_head" in shown
+    assert "output weight_kg  1 from layer reg_head" in shown
     # an output naming a layer that does not exist: its line and column, did-you-mean
     err = _exit_2(tmp_path, ERRORS.replace("layer: reg_head", "layer: reg_haed"), capsys)
     col = lines[8].index("reg_head") + 1

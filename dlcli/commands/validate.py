@@ -64,6 +64,12 @@ def run_validate(recipe_path: Path, *, set_values: list[str], build: bool = True
                     lines.append((f"input {name}", _dims(shape[name], each.dtype)))
             else:
                 lines.append(("input", _dims(shape, recipe.model.input_dtype)))
+            named = getattr(model, "output", None)
+            if isinstance(named, dict):  # model.outputs: one line per named output
+                layers = recipe.model.outputs or {}
+                for name, tensor in named.items():
+                    dims = _dims(tuple(tensor.shape[1:]), None)
+                    lines.append((f"output {name}", f"{dims} from layer {layers.get(name)}"))
             lines.append(("params", f"{model.count_params():,}"))
             # Optimizer arguments are Keras's to check: create it, as training will.
             _, learning_rate = make_optimizer(recipe.train.optimizer, "float32")
