@@ -9,7 +9,17 @@ import pytest
 
 from dlcli.cli import COMMAND_MODULES, build_app
 
-HEAVY = ("tensorflow", "keras", "numpy", "matplotlib", "optuna", "sqlalchemy")
+HEAVY = (
+    "tensorflow",
+    "keras",
+    "numpy",
+    "matplotlib",
+    "optuna",
+    "sqlalchemy",
+    "jinja2",  # dlcli report
+    "pyarrow",  # Parquet tables
+    "PIL",
+)
 
 PROBE = """
 import sys
