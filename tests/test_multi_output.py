@@ -383,3 +383,33 @@ def test_class_multi_label_and_regression_outputs_of_a_csv_model(tmp_path: Path,
     kinds = np.asarray([["n", "p"].index(r["kind"]) for r in val])
     assert scores["kind"]["accuracy"] == pytest.approx(np.mean(raw["kind"].argmax(-1) == kinds))
     assert scores["y"]["target"] == "regression"
+
+
+def test_validation_split_keeps_every_class_of_the_first_class_output_on_both_sides() -> None:
+    from dlcli.targets import get_target
+    from dlcli.targets.outputs import OutputPartRecord, OutputsRecord
+
+    record = OutputsRecord(
+        outputs=[
+            OutputPartRecord(
+                name="a",
+                layer="a",
+                label=["a"],
+                target={"type": "regression", "columns": ["a"]},
+                loss="mse",
+            ),
+            OutputPartRecord(
+                name="b",
+                layer="b",
+                label=["b"],
+                target={"type": "class", "class_names": ["common", "rare"]},
+                loss="sparse_categorical_crossentropy",
+            ),
+        ]
+    )
+    classes = np.asarray([0] * 18 + [1] * 2)
+    y = np.stack([np.linspace(0, 1, 20), classes], axis=1).astype(np.float32)
+    for seed in range(10):
+        train, val = get_target("outputs").split_by(record, y, 0.2, seed)
+        assert sorted(np.concatenate([train, val]).tolist()) == list(range(20))
+        assert set(classes[train]) == {0, 1} and set(classes[val]) == {0, 1}

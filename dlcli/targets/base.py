@@ -166,6 +166,13 @@ class Target(ABC):
         k = min(max(round(len(y) * fraction), 1), len(y) - 1)
         return np.sort(order[k:]), np.sort(order[:k])
 
+    def split_by(
+        self, record: TargetRecord, y: np.ndarray, fraction: float, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`split` knowing the record fitted on every row (several outputs: which
+        columns of ``y`` hold classes)."""
+        return self.split(y, fraction, seed)
+
     def label_names(self, record: TargetRecord, label_column: str) -> list[str]:
         """The columns a labelled table holds this target in (``evaluate --data``)."""
         return [label_column]

@@ -247,6 +247,15 @@ class OutputsTarget(Target):
             blocks.append(np.asarray(y, dtype=np.float32).reshape(len(y), -1))
         return np.concatenate(blocks, axis=1)
 
+    def split_by(
+        self, record: TargetRecord, y: np.ndarray, fraction: float, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stratified by the first class output (every class on both sides), else random."""
+        for p in parts_of(_rec(record)):
+            if p.integer:
+                return p.target.split(y[:, p.y_columns[0]].astype("int64"), fraction, seed)
+        return self.split(y, fraction, seed)
+
     def label_names(self, record: TargetRecord, label_column: str) -> list[str]:
         assert isinstance(record, OutputsRecord)
         return [c for p in record.outputs for c in p.label]

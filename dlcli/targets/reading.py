@@ -38,7 +38,7 @@ def fit_target(
     y = target.encode(record, parsed, where)
     if not split:
         return FittedTarget(record, y, every, None)
-    train_rows, val_rows = target.split(y, float(split), seed)
+    train_rows, val_rows = target.split_by(record, y, float(split), seed)
     record = target.fit(spec, columns, parsed, train_rows)  # statistics of the rows trained on
     return FittedTarget(record, target.encode(record, parsed, where), train_rows, val_rows)
 
