@@ -40,9 +40,10 @@ moment. What is measured, per side:
   call). Given from child start and without the TF import;
 - epoch 1 done: dlcli's first epoch line / Keras' ``on_epoch_end`` (both after validation);
 - last epoch to exit: from the last epoch's line / ``on_epoch_end`` until the process has
-  exited. dlcli writes its final files then; both sides tear down their tf.data iterators,
-  which has taken tens of seconds on either side, varying from run to run (dlcli's main
-  thread was seen waiting in the iterator's destructor for tf.data's autotuning thread);
+  exited. dlcli writes its final files then; both sides tear down their tf.data iterators.
+  With tf.data's autotuning on, that took tens of seconds, varying from run to run (the
+  main thread waits in the iterator's destructor for autotuning's model thread): dlcli's
+  pipelines run without it (fixed parallelism), the tutorial's keep it;
 - samples/s of the last epoch (epoch 2 by default): training samples / training time of
   that epoch, validation excluded (dlcli's own figure from its epoch line; Keras:
   ``on_epoch_begin`` to ``on_test_begin``);
