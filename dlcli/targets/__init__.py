@@ -52,7 +52,8 @@ def register_target(target: Target) -> Target:
 
 
 def target_names() -> list[str]:
-    return list(_TARGETS)
+    """The targets a recipe names (``outputs`` is set by the loader from model.outputs)."""
+    return [name for name, target in _TARGETS.items() if target.selectable]
 
 
 def get_target(name: object, *, file: str | Path | None = None, field: str = "target") -> Target:

@@ -176,6 +176,7 @@ class OutputsTarget(Target):
     spec = OutputsSpec
     record = OutputsRecord
     classifies = False
+    selectable = False  # set by the recipe loader from model.outputs, never written
     default_loss = "mse"  # never used: every output has its own loss
     default_metrics = ()
 
