@@ -1,5 +1,6 @@
-"""Targets beyond one class (data.target: multi_label, regression), loss arguments and
-class/sample weights: trained end to end on tables, checked against numpy oracles."""
+"""Targets beyond one class (data.target: multi_label, regression) and loss arguments:
+trained end to end on tables, checked against numpy oracles (class and sample weights:
+test_class_weights.py; mistakes: test_target_errors.py)."""
 
 from __future__ import annotations
 
@@ -12,34 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from target_helpers import feature_rows, keras_predict, write_table
 
-from dlcli.errors import DataError, RecipeError
 from dlcli.recipe import load_recipe
 from dlcli.training import TrainOptions, train
 from tests.train_helpers import write_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 DIABETES = REPO / "data" / "diabetes.csv"
-
-
-def _keras_predict(run: Path, x: np.ndarray) -> np.ndarray:
-    from dlcli.backend import keras
-
-    model = keras.models.load_model(run / "best.keras", compile=False)
-    return np.asarray(model(x.astype(np.float32), training=False))
-
-
-def _table(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def _features(path: Path, names: list[str]) -> np.ndarray:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return np.asarray([[float(r[n]) for n in names] for r in csv.DictReader(fh)])
 
 
 # --- regression ----------------------------------------------------------------------
@@ -51,15 +32,15 @@ def test_regression_on_diabetes_reaches_least_squares(tmp_path: Path) -> None:
     from dlcli.modeling.loading import resolve_model
 
     names = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-    x_all = _features(DIABETES, names)
-    y_all = _features(DIABETES, ["progression"])[:, 0]
+    x_all = feature_rows(DIABETES, names)
+    y_all = feature_rows(DIABETES, ["progression"])[:, 0]
     rng = np.random.default_rng(3)
     order = rng.permutation(len(y_all))
     test, fit = order[:88], order[88:]
     header = [*names, "progression"]
     rows = np.column_stack([x_all, y_all])
-    train_csv = _table(tmp_path / "train.csv", header, rows[fit].tolist())
-    test_csv = _table(tmp_path / "test.csv", header, rows[test].tolist())
+    train_csv = write_table(tmp_path / "train.csv", header, rows[fit].tolist())
+    test_csv = write_table(tmp_path / "test.csv", header, rows[test].tolist())
     data = {
         "kind": "csv",
         "train": str(train_csv),
@@ -93,7 +74,7 @@ def test_regression_on_diabetes_reaches_least_squares(tmp_path: Path) -> None:
         return 1 - ((y_test - pred) ** 2).sum() / ((y_test - y_test.mean()) ** 2).sum()
 
     # The model's outputs, standardisation undone by hand (the run's mean and std).
-    raw = _keras_predict(run, x_all[test])[:, 0]
+    raw = keras_predict(run, x_all[test])[:, 0]
     pred = raw * labels["target"]["std"][0] + labels["target"]["mean"][0]
     assert r2(pred) >= r2(ols), (r2(pred), r2(ols))  # measured: 0.392 vs 0.375
 
@@ -115,7 +96,7 @@ def test_evaluate_cli_writes_the_scatter_plot(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 2))
     y = np.column_stack([x @ [2.0, -1.0] + 0.5, x[:, 0] * 3])
-    table = _table(tmp_path / "t.csv", ["a", "b", "u", "v"], np.column_stack([x, y]).tolist())
+    table = write_table(tmp_path / "t.csv", ["a", "b", "u", "v"], np.column_stack([x, y]).tolist())
     data = {
         "kind": "csv",
         "train": str(table),
@@ -153,7 +134,7 @@ def _tag_table(path: Path, n: int, seed: int) -> tuple[Path, np.ndarray, np.ndar
     for feats, on in zip(x, truth, strict=True):
         tags = [t for t, o in zip(["red", "green", "blue"], on, strict=True) if o] or ["none"]
         rows.append([*feats.round(5).tolist(), "|".join(tags)])
-    return _table(path, ["f0", "f1", "f2", "tags"], rows), x, truth
+    return write_table(path, ["f0", "f1", "f2", "tags"], rows), x, truth
 
 
 def test_multi_label_learns_tags_and_predict_writes_them(tmp_path: Path) -> None:
@@ -196,7 +177,7 @@ def test_multi_label_learns_tags_and_predict_writes_them(tmp_path: Path) -> None
     }
 
     # Hand computation of micro-F1 from the model's probabilities.
-    probs = _keras_predict(run, x_test)
+    probs = keras_predict(run, x_test)
     with open(held, newline="", encoding="utf-8") as fh:
         sets = [set(r["tags"].split("|")) for r in csv.DictReader(fh)]
     tags = labels["class_names"]
@@ -228,7 +209,7 @@ def test_tag_columns_and_focal_loss_with_arguments(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     x = rng.normal(size=(80, 2))
     rows = [[*f.tolist(), int(f[0] > 0), int(f[1] > 0)] for f in x]
-    table = _table(tmp_path / "t.csv", ["a", "b", "p", "q"], rows)
+    table = write_table(tmp_path / "t.csv", ["a", "b", "p", "q"], rows)
     data = {"kind": "csv", "train": str(table), "label": ["p", "q"], "target": "multi_label"}
     layers = [{"Dense": {"units": 2, "activation": "sigmoid"}}]
     loss = {"name": "binary_focal_crossentropy", "gamma": 3.0, "label_smoothing": 0.1}
@@ -263,202 +244,6 @@ def test_categorical_loss_with_label_smoothing_trains_on_class_indices(tmp_path:
     assert np.isfinite(result.metrics["final"]["loss"])
 
 
-# --- class weights -------------------------------------------------------------------
-
-
-def _imbalanced(path: Path, n_major: int, n_minor: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    major = rng.normal(loc=-0.5, size=(n_major, 2))
-    minor = rng.normal(loc=0.5, size=(n_minor, 2))
-    rows = [[*r.round(5).tolist(), "major"] for r in major]
-    rows += [[*r.round(5).tolist(), "minor"] for r in minor]
-    return _table(path, ["a", "b", "label"], rows)
-
-
-def test_class_weight_raises_minority_recall(tmp_path: Path) -> None:
-    train_csv = _imbalanced(tmp_path / "train.csv", 500, 50, 0)
-    test_csv = _imbalanced(tmp_path / "test.csv", 200, 200, 1)
-    x_test = _features(test_csv, ["a", "b"])
-    layers = [{"Dense": {"units": 2, "activation": "softmax"}}]
-    recalls = {}
-    events: list = []
-    for weight in (None, "balanced"):
-        extra = {"class_weight": weight} if weight else {}
-        data = {"kind": "csv", "train": str(train_csv), "batch_size": 32}
-        recipe = write_recipe(
-            tmp_path / f"{weight}.yaml", data=data, layers=layers, epochs=15, **extra
-        )
-        run = tmp_path / f"run-{weight}"
-        train(load_recipe(recipe), TrainOptions(out=run), on_event=events.append)
-        pred = _keras_predict(run, x_test).argmax(axis=1)
-        recalls[weight] = float((pred[200:] == 1).mean())  # "minor" is class 1
-    assert recalls["balanced"] > recalls[None] + 0.2, recalls
-    texts = [getattr(e, "text", "") for e in events]
-    assert any("major 500, minor 50" in t for t in texts)
-    assert any("imbalanced classes" in t and "class_weight" in t for t in texts)
-    # 550 / (2 x 500) and 550 / (2 x 50): scikit-learn's "balanced"
-    assert any("class weights in the training loss: major 0.55, minor 5.5" in t for t in texts)
-
-
-def test_sample_weight_column_matches_class_weight(tmp_path: Path) -> None:
-    """Weights from a column equal to the balanced class weights train the same model."""
-    base = _imbalanced(tmp_path / "t.csv", 60, 12, 0)
-    with open(base, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    weight = {"major": 72 / 120, "minor": 72 / 24}
-    rows = [[*rows[0], "w"]] + [[*r, weight[r[2]]] for r in rows[1:]]
-    weighted = _table(tmp_path / "w.csv", rows[0], rows[1:])
-    layers = [{"Dense": {"units": 2, "activation": "softmax"}}]
-    outs = []
-    for name, data, extra in (
-        ("cw", {"train": str(base)}, {"class_weight": "balanced"}),
-        ("sw", {"train": str(weighted), "sample_weight": "w"}, {}),
-    ):
-        recipe = write_recipe(
-            tmp_path / f"{name}.yaml",
-            data={"kind": "csv", "batch_size": 8, "shuffle": False, **data},
-            layers=layers,
-            epochs=2,
-            **extra,
-        )
-        train(load_recipe(recipe), TrainOptions(out=tmp_path / name))
-        outs.append(_keras_predict(tmp_path / name, _features(base, ["a", "b"])))
-    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
-
-
-# --- bad input -----------------------------------------------------------------------
-
-
-def test_bad_cells_name_file_row_and_column(tmp_path: Path) -> None:
-    reg = _table(tmp_path / "reg.csv", ["a", "y"], [[1, 2.5], [2, "lots"], [3, 1.0]])
-    data = {"kind": "csv", "train": str(reg), "label": "y", "target": "regression"}
-    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=[{"Dense": 1}], epochs=1)
-    with pytest.raises(DataError) as info:
-        train(load_recipe(recipe), TrainOptions(out=tmp_path / "run"))
-    assert f"{reg}:3:2: non-numeric value in target column 'y'" in str(info.value)
-    assert "'lots'" in str(info.value)
-
-    weights = _table(tmp_path / "w.csv", ["a", "label", "w"], [[1, "x", 1], [2, "y", -1]])
-    data = {"kind": "csv", "train": str(weights), "sample_weight": "w"}
-    recipe = write_recipe(tmp_path / "w.yaml", data=data, layers=[{"Dense": 2}], epochs=1)
-    with pytest.raises(DataError, match=r"w\.csv:3:3: bad sample weight"):
-        train(load_recipe(recipe), TrainOptions(out=tmp_path / "run2"))
-
-
-def test_empty_tag_exits_2_with_its_place(tmp_path: Path) -> None:
-    table = _table(tmp_path / "t.csv", ["a", "tags"], [[1, "x|y"], [2, "x||y"], [3, "y"]])
-    data = {"kind": "csv", "train": str(table), "label": "tags", "target": "multi_label"}
-    layers = [{"Dense": {"units": 2, "activation": "sigmoid"}}]
-    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=layers, epochs=1)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("DLCLI_DEBUG", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "dlcli.cli", "train", str(recipe), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 2, proc.stderr
-    assert f"{table}:3:2: empty tag in column 'tags'" in proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
-def _line_of(path: Path, text: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
-
-
-@pytest.mark.parametrize(
-    ("target", "layers", "loss", "where", "message"),
-    [
-        (
-            "multi_label",
-            [{"Dense": {"units": 3, "activation": "softmax"}}],
-            None,
-            "Dense",
-            "softmax last layer makes the tags compete",
-        ),
-        (
-            "regression",
-            [{"Dense": 1}],
-            "sparse_categorical_crossentropy",
-            "loss:",
-            "is not a regression loss",
-        ),
-        (
-            "regression",
-            [{"Dense": {"units": 1, "activation": "softmax"}}],
-            None,
-            "Dense",
-            "softmax last layer outputs shares",
-        ),
-        (
-            "multi_label",
-            [{"Dense": {"units": 3, "activation": "sigmoid"}}],
-            "mse",
-            "loss:",
-            "does not learn independent tags",
-        ),
-    ],
-)
-def test_target_mismatch_refused_at_its_place(
-    tmp_path: Path, target: str, layers: list, loss: str | None, where: str, message: str
-) -> None:
-    data = {"kind": "csv", "train": str(tmp_path / "t.csv"), "target": target}
-    extra = {"loss": loss} if loss else {}
-    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=layers, **extra)
-    with pytest.raises(RecipeError) as info:
-        load_recipe(recipe)
-    text = str(info.value)
-    assert f"{recipe}:{_line_of(recipe, where)}:" in text
-    assert message in text
-
-
-def test_units_against_target_columns(tmp_path: Path) -> None:
-    data = {
-        "kind": "csv",
-        "train": str(tmp_path / "t.csv"),
-        "label": ["u", "v", "w"],
-        "target": "regression",
-    }
-    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=[{"Dense": 2}])
-    with pytest.raises(RecipeError, match="has 2 unit\\(s\\) but the regression target has 3"):
-        load_recipe(recipe)
-    # Tags found only in the data: checked when training starts, at the layer's line.
-    table = _table(tmp_path / "t.csv", ["a", "tags"], [[1, "x|y"], [2, "z"], [3, "y"]])
-    data = {"kind": "csv", "train": str(table), "label": "tags", "target": "multi_label"}
-    layers = [{"Dense": {"units": 2, "activation": "sigmoid"}}]
-    recipe = write_recipe(tmp_path / "m.yaml", data=data, layers=layers, epochs=1)
-    with pytest.raises(RecipeError) as info:
-        train(load_recipe(recipe), TrainOptions(out=tmp_path / "run"))
-    assert f"{recipe}:{_line_of(recipe, 'Dense')}:" in str(info.value)
-    assert "multi_label target has 3 (x, y, z)" in str(info.value)
-
-
-def test_class_weight_mistakes(tmp_path: Path) -> None:
-    from tests.train_helpers import write_csv
-
-    data = {"kind": "csv", "train": str(write_csv(tmp_path / "d.csv"))}
-    layers = [{"Dense": {"units": 2, "activation": "softmax"}}]
-    recipe = write_recipe(
-        tmp_path / "r.yaml",
-        data=data,
-        layers=layers,
-        epochs=1,
-        class_weight={"yes": 1.0, "sevn": 2.0},
-    )
-    with pytest.raises(RecipeError) as info:
-        train(load_recipe(recipe), TrainOptions(out=tmp_path / "run"))
-    assert f"{recipe}:{_line_of(recipe, 'sevn')}:" in str(info.value)
-    assert "does not have: ['sevn']" in str(info.value)
-    data = {"kind": "csv", "train": str(tmp_path / "d.csv"), "target": "regression"}
-    recipe = write_recipe(
-        tmp_path / "g.yaml", data=data, layers=[{"Dense": 1}], class_weight="balanced"
-    )
-    with pytest.raises(RecipeError, match="class_weight weighs classes"):
-        load_recipe(recipe)
-
-
 def test_export_carries_the_target_and_predicts_in_data_units(tmp_path: Path) -> None:
     from dlcli.commands.predict import run_predict
     from dlcli.export.engine import export_model
@@ -466,7 +251,7 @@ def test_export_carries_the_target_and_predicts_in_data_units(tmp_path: Path) ->
     rng = np.random.default_rng(4)
     x = rng.normal(size=(60, 2))
     y = x @ [30.0, -10.0] + 200.0
-    table = _table(tmp_path / "t.csv", ["a", "b", "y"], np.column_stack([x, y]).tolist())
+    table = write_table(tmp_path / "t.csv", ["a", "b", "y"], np.column_stack([x, y]).tolist())
     data = {
         "kind": "csv",
         "train": str(table),
@@ -487,7 +272,7 @@ def test_export_carries_the_target_and_predicts_in_data_units(tmp_path: Path) ->
             outs[name] = np.asarray([float(r["y"]) for r in csv.DictReader(fh)])
     np.testing.assert_allclose(outs["export"], outs["keras"], rtol=1e-4)
     target = meta["target"]
-    raw = _keras_predict(run, x)[:, 0] * target["std"][0] + target["mean"][0]
+    raw = keras_predict(run, x)[:, 0] * target["std"][0] + target["mean"][0]
     np.testing.assert_allclose(outs["keras"], raw, rtol=1e-4)
 
 
@@ -517,23 +302,6 @@ def test_schema_takes_targets_loss_arguments_and_weights() -> None:
         jsonschema.validate(doc, schema)
 
 
-def test_class_weight_applies_to_image_folders(tmp_path: Path) -> None:
-    from conftest import make_image_folder
-
-    from tests.train_helpers import image_data
-
-    root = make_image_folder(tmp_path / "imgs", classes=("many",), per_class=9)
-    make_image_folder(root, classes=("few",), per_class=3, seed=3)
-    recipe = write_recipe(
-        tmp_path / "r.yaml", data=image_data(root), epochs=1, class_weight={"few": 3.0}
-    )
-    events: list = []
-    result = train(load_recipe(recipe), TrainOptions(out=tmp_path / "run"), on_event=events.append)
-    assert result.epochs_run == 1
-    texts = [getattr(e, "text", "") for e in events]
-    assert "class weights in the training loss: few 3, many 1" in texts
-
-
 def test_predict_reads_csv_rows_for_a_class_model(tmp_path: Path) -> None:
     from dlcli.commands.predict import run_predict
     from tests.train_helpers import write_csv
@@ -548,7 +316,7 @@ def test_predict_reads_csv_rows_for_a_class_model(tmp_path: Path) -> None:
     assert run_predict(model=run, sources=[str(table)], out=out) == 0
     with open(out, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    probs = _keras_predict(run, _features(table, ["f1", "f2", "f3"]))
+    probs = keras_predict(run, feature_rows(table, ["f1", "f2", "f3"]))
     names = json.loads((run / "labels.json").read_text())["class_names"]
     assert [r["label"] for r in rows] == [names[i] for i in probs.argmax(axis=1)]
     assert [r["path"] for r in rows[:2]] == [f"{table}:2", f"{table}:3"]
