@@ -167,6 +167,14 @@ def test_two_inputs_two_outputs_train_predict_evaluate_export(tmp_path: Path, ca
             [float(r["weight_kg"]) for r in rows], weight_kg, rtol=1e-4, atol=1e-4
         )
 
+    meta = json.loads((run / "export" / "saved_model" / "assets" / "labels.json").read_text())
+    assert meta["output"]["outputs"] == {
+        "species": {"shape": [None, 2], "layer": "cls_head", "activation": "softmax"},
+        "weight_kg": {"shape": [None, 1], "layer": "reg_head", "activation": "linear"},
+    }
+    assert [o["name"] for o in meta["target"]["outputs"]] == ["species", "weight_kg"]
+    assert set(meta["parity"]["per_output"]) == {"species", "weight_kg"}
+
     # inspect shows the outputs
     capsys.readouterr()
     assert main(["inspect", str(run)]) == 0

@@ -72,6 +72,29 @@ def output_activation(model: Any) -> str | None:
     return final_activation(model)
 
 
+def named_outputs(model: Any, named: dict[str, Any], target: Any) -> dict[str, Any]:
+    """``output`` of a model with several outputs: each one by name, in the order the
+    runners put them side by side (``class_names`` follows it)."""
+    from types import SimpleNamespace
+
+    from dlcli.prediction.probabilities import final_activation
+    from dlcli.targets import target_of
+
+    layers = {p.name: p.layer for p in target_of(target).parts(target) or []}
+    outputs = {}
+    for name in sorted(named):
+        layer = layers.get(name)
+        keras_layer = model.get_layer(layer) if layer else None
+        outputs[name] = {
+            "shape": [d if d is None else int(d) for d in named[name].shape],
+            "layer": layer,
+            "activation": final_activation(SimpleNamespace(layers=[keras_layer]))
+            if keras_layer is not None
+            else None,
+        }
+    return {"outputs": outputs, "order": "side by side in name order"}
+
+
 def build_metadata(
     *,
     fmt: str,
@@ -105,6 +128,9 @@ def build_metadata(
         "shape": [d if d is None else int(d) for d in model.outputs[0].shape],
         "activation": output_activation(model),
     }
+    named = getattr(model, "output", None)
+    if isinstance(named, dict):  # model.outputs: each output's shape, layer and activation
+        meta["output"] = named_outputs(model, named, target)
     meta["quantization"] = quantize or "none"
     meta["parity"] = parity
     meta["source_model"] = source
