@@ -295,6 +295,15 @@ def test_output_errors_exit_2_at_their_place(tmp_path: Path, capsys) -> None:
     # train.loss beside model.outputs, and a data.label
     err = _exit_2(tmp_path, ERRORS.replace("{epochs: 1}", "{epochs: 1, loss: mse}"), capsys)
     assert "e.yaml:15:" in err and "train.loss with model.outputs" in err
+    # a bad loss argument or an unknown metric of an output: named at that output
+    bad = ERRORS.replace(
+        "target: regression}", "target: regression, loss: {name: huber, gamma: 2}}"
+    )
+    err = _exit_2(tmp_path, bad, capsys, "train")
+    assert "model.outputs.weight_kg.loss: output 'weight_kg': bad argument for loss 'huber'" in err
+    bad = ERRORS.replace("target: regression}", "target: regression, metrics: [maee]}")
+    err = _exit_2(tmp_path, bad, capsys, "train")
+    assert "model.outputs.weight_kg.metrics: output 'weight_kg': unknown metric 'maee'" in err
     # a label column missing from the table: the table's header line, the output's field
     err = _exit_2(tmp_path, ERRORS.replace("label: weight", "label: mass"), capsys, "train")
     assert f"{tmp_path / 'train.csv'}:1: model.outputs.weight_kg.label" in err

@@ -31,7 +31,10 @@ def unpack(y: Any, parts: list[OutputPart]) -> dict[str, Any]:
 def _output_loss(part: OutputPart) -> Callable[[Any, Any], Any]:
     from dlcli.training.losses import per_example_loss
 
-    fn = per_example_loss(part.loss, part.loss_args, part.record)
+    try:
+        fn = per_example_loss(part.loss, part.loss_args, part.record)
+    except RecipeError as exc:  # the loss's own words, at the output that names it
+        raise _at_output(exc, part, "loss") from None
 
     def loss(y: Any, pred: Any) -> Any:
         value = tf.cast(fn(y, pred), tf.float32)
@@ -102,14 +105,20 @@ def output_metrics(parts: list[OutputPart], prefix: str = "") -> list[Any]:
         try:
             metrics = make_metrics(p.metrics, p.loss, f"{prefix}{p.name}_", target=p.record)
         except RecipeError as exc:
-            raise RecipeError(
-                exc.problem.message,
-                field=f"model.outputs.{p.name}.metrics",
-                expected=exc.problem.expected,
-                received=exc.problem.received,
-            ) from None
+            raise _at_output(exc, p, "metrics") from None
         found.extend(OutputMetric(m, p, parts) for m in metrics)
     return found
+
+
+def _at_output(exc: RecipeError, part: OutputPart, key: str) -> RecipeError:
+    problem = exc.problem
+    return RecipeError(
+        f"output {part.name!r}: {problem.message}",
+        field=f"model.outputs.{part.name}.{key}",
+        expected=problem.expected,
+        received=problem.received,
+        hint=problem.hint,
+    )
 
 
 def check_units_per_output(model: Any, parts: list[OutputPart]) -> None:
@@ -134,8 +143,18 @@ def compile_args(parts: list[OutputPart]) -> dict[str, Any]:
     from dlcli.training.loop import make_metrics
     from dlcli.training.losses import loss_object
 
+    losses, metrics = {}, {}
+    for p in parts:
+        try:
+            losses[p.name] = loss_object(p.loss, p.loss_args)
+        except RecipeError as exc:
+            raise _at_output(exc, p, "loss") from None
+        try:
+            metrics[p.name] = make_metrics(p.metrics, p.loss, target=p.record)
+        except RecipeError as exc:
+            raise _at_output(exc, p, "metrics") from None
     return {
-        "loss": {p.name: loss_object(p.loss, p.loss_args) for p in parts},
+        "loss": losses,
         "loss_weights": {p.name: p.loss_weight for p in parts},
-        "metrics": {p.name: make_metrics(p.metrics, p.loss, target=p.record) for p in parts},
+        "metrics": metrics,
     }
