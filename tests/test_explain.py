@@ -185,6 +185,8 @@ def test_usage_errors_exit_2_saying_what_was_expected(
     message = message.format(**names)
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+    if "--layer" in extra:  # a layer the model lacks: the error names the model's file
+        assert f"error: {digits_model}: --layer" in err
 
 
 def test_an_unknown_method_exits_2_before_tensorflow_starts(run_dlcli, tmp_path: Path) -> None:

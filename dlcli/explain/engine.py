@@ -8,7 +8,7 @@ the command draws and saves them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,7 +110,11 @@ def prepare(
             file=loaded.source,
             hint="evaluate and predict report every output",
         )
-    explainer = explainer_for(model, method, layer, steps)
+    try:
+        explainer = explainer_for(model, method, layer, steps)
+    except UsageError as exc:  # the model's structure or --layer: say which model
+        problems = [p if p.file else replace(p, file=str(loaded.source)) for p in exc.problems]
+        raise UsageError(problems=problems) from None
     units = int(model.outputs[0].shape[-1])
     names = class_names_for(loaded, 2 if units == 1 else units)
     return ExplainSetup(loaded, explainer, names, resolve_class(class_spec, names))
