@@ -118,4 +118,7 @@ def _reader_of(model: Any, tokenizer: Any) -> Any:
             return candidate
     from dlcli.errors import UsageError
 
-    raise UsageError(f"no layer takes the output of the tokeniser {tokenizer.name!r}")
+    raise UsageError(
+        f"no layer takes the output of the tokeniser {tokenizer.name!r}",
+        expected="token ids into an Embedding (or TokenAndPositionEmbedding) layer",
+    )
