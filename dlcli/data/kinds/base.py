@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dlcli.data.bundle import DataBundle
     from dlcli.data.decode import DecodedBatch
     from dlcli.data.listing import SkippedFile
+    from dlcli.targets import TargetRecord
 
 PREPROCESSING_VERSION = 1  # the labels.json layout this dlcli writes and reads
 Shape = tuple[int | None, ...]
@@ -285,7 +286,9 @@ class DataKind(ABC):
     ) -> LabelledData:
         """``evaluate --data PATH``: examples with their class index in ``class_names``."""
 
-    def labelled_targets(self, path: Path, prep: Preprocessing, record: Any) -> LabelledArrays:
+    def labelled_targets(
+        self, path: Path, prep: Preprocessing, record: TargetRecord | None
+    ) -> LabelledArrays:
         """``evaluate --data PATH`` for a multi-label or regression model: examples with
         their ``y`` encoded by the run's target ``record`` (:mod:`dlcli.targets`)."""
         raise UsageError(

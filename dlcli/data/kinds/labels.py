@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from dlcli.data.kinds.base import PREPROCESSING_VERSION, Preprocessing, Shape
 from dlcli.errors import ModelLoadError, Problem
+
+if TYPE_CHECKING:
+    from dlcli.targets import TargetRecord
 
 LABELS_FILE = "labels.json"
 # labels.json keys that are not the kind's preprocessing: the output names and the target
@@ -27,7 +30,7 @@ NOT_PREPROCESSING = frozenset({"class_names", "target"})
 
 
 def labels_json(
-    class_names: Sequence[str], prep: Preprocessing, target: Any = None
+    class_names: Sequence[str], prep: Preprocessing, target: TargetRecord | None = None
 ) -> dict[str, Any]:
     """What a run writes to ``labels.json`` (and an export copies into its metadata);
     ``target``: the run's :class:`~dlcli.targets.TargetRecord` (written under ``"target"``
