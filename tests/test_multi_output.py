@@ -289,6 +289,13 @@ def test_output_errors_exit_2_at_their_place(tmp_path: Path, capsys) -> None:
     )
     err = _exit_2(tmp_path, bad, capsys)
     assert "e.yaml:9:" in err and "model.outputs.weight_kg.loss" in err
+    # an unknown target type or target option of an output, at its place
+    err = _exit_2(tmp_path, ERRORS.replace("target: regression}", "target: regresion}"), capsys)
+    assert "e.yaml:9:" in err and "model.outputs.weight_kg.target: unknown target type" in err
+    assert "did you mean 'regression'?" in err
+    bad = ERRORS.replace("target: regression}", "target: {type: regression, standardise: 1}}")
+    err = _exit_2(tmp_path, bad, capsys)
+    assert "model.outputs.weight_kg.target.standardise: unknown target option" in err
     # units that do not match the output's target
     err = _exit_2(tmp_path, ERRORS.replace("{units: 1, name", "{units: 3, name"), capsys)
     assert "layer 'reg_head' has 3 unit(s) but the regression target has 1" in err

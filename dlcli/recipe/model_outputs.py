@@ -29,7 +29,7 @@ from dlcli.recipe.model_inputs import NAME
 from dlcli.recipe.spec import DataSection, LayerSpec
 from dlcli.recipe.target_checks import at_layer, last_layer_output
 from dlcli.recipe.yamlread import KeyPath, Positions, make_problem
-from dlcli.targets import LossCheck, label_columns
+from dlcli.targets import LossCheck, TargetSpec, label_columns
 from dlcli.targets.outputs import OutputSpec, OutputsSpec
 
 KEYS = ("layer", "label", "target", "loss", "loss_weight", "metrics")
@@ -115,8 +115,17 @@ def _one(
         values["loss"], values["loss_args"] = loss_name, args
     if isinstance(values.get("metrics"), str):
         values["metrics"] = [values["metrics"]]
+    target_spec = _target(values.get("target", "class"), (*where, "target"), positions, problems)
+    if target_spec is None:
+        return None
+    from dlcli.targets import target_of
+
+    target = target_of(target_spec)
+    values["target"] = target_spec
+    values.setdefault("loss", target.default_loss)
+    values.setdefault("metrics", list(target.default_metrics))
     try:
-        spec = OutputSpec.model_validate({**values, "loss": values.get("loss", "?")})
+        return OutputSpec.model_validate(values)
     except ValidationError as exc:
         for err in exc.errors():
             loc = (*where, *err["loc"][:1]) if err["loc"] else where
@@ -127,15 +136,60 @@ def _one(
                 received=err.get("input"),
             )
         return None
-    from dlcli.targets import target_of
 
-    target = target_of(spec.target)
-    update: dict[str, Any] = {}
-    if "loss" not in values:
-        update["loss"] = target.default_loss
-    if "metrics" not in values:
-        update["metrics"] = list(target.default_metrics)
-    return spec.model_copy(update=update) if update else spec
+
+def _target(
+    raw: Any, where: KeyPath, positions: Positions, problems: list[Problem]
+) -> TargetSpec | None:
+    """An output's ``target``: a name, or a mapping with ``type`` and the target's options."""
+    from dlcli.recipe.layers import did_you_mean
+    from dlcli.targets import get_target, target_names
+
+    values = {"type": raw} if isinstance(raw, str) else raw
+    if not isinstance(values, dict):
+        problems.append(
+            make_problem(
+                positions,
+                where,
+                "bad target",
+                expected="a target name or {type: ...}",
+                received=raw,
+            )
+        )
+        return None
+    kind, names = values.get("type"), target_names()
+    if kind not in names:
+        at = where if isinstance(raw, str) else (*where, "type")
+        problems.append(
+            make_problem(
+                positions,
+                at,
+                f"unknown target type {kind!r}",
+                expected=" or ".join(repr(n) for n in names),
+                hint=did_you_mean(kind, names) if isinstance(kind, str) else None,
+            )
+        )
+        return None
+    spec_class = get_target(kind).spec
+    try:
+        return spec_class.model_validate(values)
+    except ValidationError as exc:
+        allowed = ", ".join(spec_class.model_fields)
+        for err in exc.errors():
+            key = err["loc"][0] if err["loc"] else None
+            unknown = err["type"] == "extra_forbidden"
+            problems.append(
+                make_problem(
+                    positions,
+                    (*where, key) if key is not None else where,
+                    f"unknown target option {key!r}" if unknown else "bad target option",
+                    key=unknown,
+                    expected=None if unknown else err["msg"].removeprefix("Input should be "),
+                    received=... if unknown else err.get("input"),
+                    hint=f"allowed: {allowed}" if unknown else None,
+                )
+            )
+        return None
 
 
 def check_outputs(
