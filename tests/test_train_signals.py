@@ -8,7 +8,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from conftest import make_image_folder
+from train_helpers import image_data, write_recipe
 from train_processes import (
+    CONV_MODEL,
     error_lines,
     hidden_files,
     saved_epoch,
@@ -52,11 +55,32 @@ def test_signal_during_start_up(tmp_path: Path, sig: signal.Signals, moment: str
         assert saved_epoch(run) == 2
 
 
+def _heavy_save_recipe(tmp_path: Path) -> Path:
+    """Two short epochs of a model with ~2.4 M weights: the final save writes ~28 MB
+    (model.keras with its optimizer state), a window of a good fraction of a second."""
+    train_dir = make_image_folder(tmp_path / "train", per_class=8, size=32, seed=3)
+    layers = [*CONV_MODEL[:-1], {"Dense": {"units": 320, "activation": "relu"}}, CONV_MODEL[-1]]
+    return write_recipe(
+        tmp_path / "heavy.yaml",
+        data=image_data(train_dir, validation_split=0.25, image_size=[32, 32], batch_size=4),
+        layers=layers,
+        epochs=2,
+    )
+
+
+def _final_save_started(run: Path) -> bool:
+    """model.keras's temporary file exists: the final save is under way, nothing committed."""
+    return any(run.glob(".model.keras.*"))
+
+
 def test_sigterm_during_final_save_then_resume_command_finishes(tmp_path: Path):
-    recipe = slow_recipe(tmp_path, epochs=2)
+    recipe = _heavy_save_recipe(tmp_path)
     run = tmp_path / "my run"  # a space: the printed command must be shell-quoted
     proc = start_dlcli("train", str(recipe), "--out", str(run), cwd=tmp_path)
-    wait_until(lambda: saved_epoch(run) == 2, proc, "the last epoch's checkpoint")
+    # Not the last checkpoint: the final files are written right after it and a loaded
+    # machine could finish them before the signal lands. model.keras's temporary file is
+    # the final save's first observable step; it is renamed only if no signal came.
+    wait_until(lambda: _final_save_started(run), proc, "the final save's first file")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
@@ -65,7 +89,9 @@ def test_sigterm_during_final_save_then_resume_command_finishes(tmp_path: Path):
     assert "training interrupted (SIGTERM); all 2 epochs are saved" in line
     assert line.endswith(command + ")")
     assert hidden_files(run) == []
-    assert not (run / "metrics.json").exists()  # the final files were not (all) written
+    assert saved_epoch(run) == 2
+    for name in ("model.keras", "best.keras", "metrics.json", "curves.png"):
+        assert not (run / name).exists(), name  # stopped before its first final file
 
     again = start_dlcli(*shlex.split(command)[1:], cwd=tmp_path)
     _, err = again.communicate(timeout=300)
