@@ -28,6 +28,7 @@ from dlcli.targets.base import (
     TargetColumns,
     TargetRecord,
     TargetSpec,
+    raise_problems,
 )
 
 if TYPE_CHECKING:
@@ -211,8 +212,7 @@ class OutputsTarget(Target):
                 parsed[name] = target.parse(_part_spec(options, name), _columns_of(columns, label))
             except DataError as exc:
                 problems.extend(exc.problems)
-        if problems:
-            raise DataError(problems=problems[:20])
+        raise_problems(problems)
         return parsed
 
     def fit(
@@ -295,9 +295,6 @@ class OutputsTarget(Target):
 
     def evaluation(self, record: TargetRecord) -> OutputsScores:
         return OutputsScores(parts_of(_rec(record)))
-
-    def truth(self, record: TargetRecord, columns: TargetColumns, where: Path) -> np.ndarray:
-        return self.encode(record, self.parse(record, columns), where)
 
 
 class OutputsScores:
