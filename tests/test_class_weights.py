@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from target_helpers import feature_rows, keras_predict, line_of, write_table
+from train_helpers import write_recipe
 
 from dlcli.errors import RecipeError
 from dlcli.recipe import load_recipe
 from dlcli.training import TrainOptions, train
-from tests.train_helpers import write_recipe
 
 # --- class weights -------------------------------------------------------------------
 
@@ -83,7 +83,7 @@ def test_sample_weight_column_matches_class_weight(tmp_path: Path) -> None:
 
 
 def test_class_weight_mistakes(tmp_path: Path) -> None:
-    from tests.train_helpers import write_csv
+    from train_helpers import write_csv
 
     data = {"kind": "csv", "train": str(write_csv(tmp_path / "d.csv"))}
     layers = [{"Dense": {"units": 2, "activation": "softmax"}}]
@@ -108,8 +108,7 @@ def test_class_weight_mistakes(tmp_path: Path) -> None:
 
 def test_class_weight_applies_to_image_folders(tmp_path: Path) -> None:
     from conftest import make_image_folder
-
-    from tests.train_helpers import image_data
+    from train_helpers import image_data
 
     root = make_image_folder(tmp_path / "imgs", classes=("many",), per_class=9)
     make_image_folder(root, classes=("few",), per_class=3, seed=3)

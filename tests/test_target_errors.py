@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from target_helpers import line_of, write_table
+from train_helpers import write_recipe
 
 from dlcli.errors import DataError, RecipeError
 from dlcli.recipe import load_recipe
 from dlcli.training import TrainOptions, train
-from tests.train_helpers import write_recipe
 
 
 def test_bad_cells_name_file_row_and_column(tmp_path: Path) -> None:

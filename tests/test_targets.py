@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from target_helpers import feature_rows, keras_predict, write_table
+from train_helpers import write_recipe
 
 from dlcli.recipe import load_recipe
 from dlcli.training import TrainOptions, train
-from tests.train_helpers import write_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 DIABETES = REPO / "data" / "diabetes.csv"
@@ -121,6 +121,20 @@ def test_evaluate_cli_writes_the_scatter_plot(tmp_path: Path) -> None:
     assert set(payload["per_column"]) == {"u", "v"}
     png = run / "best.keras.scatter.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # A user's picture in --out is never replaced without --overwrite (nothing written).
+    from dlcli.commands.evaluate import run_evaluate
+    from dlcli.errors import OutputExistsError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "best.keras.scatter.png").write_bytes(b"my picture")
+    with pytest.raises(OutputExistsError):
+        run_evaluate(model=run, out=out)
+    assert (out / "best.keras.scatter.png").read_bytes() == b"my picture"
+    assert sorted(p.name for p in out.iterdir()) == ["best.keras.scatter.png"]
+    assert run_evaluate(model=run, out=out, overwrite=True) == 0
+    assert (out / "best.keras.scatter.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # --- multi-label ---------------------------------------------------------------------
@@ -233,7 +247,7 @@ def load_recipe_text_roundtrip(recipe):
 
 
 def test_categorical_loss_with_label_smoothing_trains_on_class_indices(tmp_path: Path) -> None:
-    from tests.train_helpers import write_csv
+    from train_helpers import write_csv
 
     data = {"kind": "csv", "train": str(write_csv(tmp_path / "d.csv")), "batch_size": 8}
     layers = [{"Dense": {"units": 2, "activation": "softmax"}}]
@@ -303,8 +317,9 @@ def test_schema_takes_targets_loss_arguments_and_weights() -> None:
 
 
 def test_predict_reads_csv_rows_for_a_class_model(tmp_path: Path) -> None:
+    from train_helpers import write_csv
+
     from dlcli.commands.predict import run_predict
-    from tests.train_helpers import write_csv
 
     table = write_csv(tmp_path / "d.csv")
     data = {"kind": "csv", "train": str(table), "batch_size": 8}

@@ -138,7 +138,12 @@ def run_evaluate(
         from dlcli.commands.evaluate_targets import run_target_evaluation
 
         return run_target_evaluation(
-            loaded, data=data, as_json=as_json, out=out, batch_size=batch_size
+            loaded,
+            data=data,
+            as_json=as_json,
+            out=out,
+            batch_size=batch_size,
+            overwrite=overwrite,
         )
     # The total is known only once the data is listed: start the bar at the first batch.
     with contextlib.ExitStack() as stack:

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from dlcli.evaluation.target_scores import TargetEvaluation
+    from dlcli.modeling.loading import LoadedModel
 
 SCATTER_SUFFIX = ".scatter.png"
 SUMMARY_SUFFIX = ".evaluation.json"
 
 
 def run_target_evaluation(
-    loaded: Any, *, data: Path | None, as_json: bool, out: Path | None, batch_size: int
+    loaded: LoadedModel,
+    *,
+    data: Path | None,
+    as_json: bool,
+    out: Path | None,
+    batch_size: int,
+    overwrite: bool = False,
 ) -> int:
     from dlcli import atomic
     from dlcli.console import make_console
@@ -33,6 +43,9 @@ def run_target_evaluation(
     if folder is not None:
         folder = Path(folder)
         name = Path(loaded.source).name
+        if out is not None:  # a user's folder: never replace a picture without --overwrite
+            for png in _scatter_paths(folder, name, result):
+                atomic.check_writable(png, overwrite=overwrite)
         for output, (true, predicted) in result.output_pairs.items():
             from dlcli.viz.scatter import plot_scatter
 
@@ -72,6 +85,14 @@ def run_target_evaluation(
     for path in written:
         err_console.print(f"wrote {path}", markup=False, highlight=False)
     return 0
+
+
+def _scatter_paths(folder: Path, name: str, result: TargetEvaluation) -> list[Path]:
+    """The scatter pictures ``run_target_evaluation`` is about to write."""
+    paths = [folder / f"{name}.{output}{SCATTER_SUFFIX}" for output in result.output_pairs]
+    if result.true is not None and result.predicted is not None:
+        paths.append(folder / (name + SCATTER_SUFFIX))
+    return paths
 
 
 def summary_lines(payload: dict[str, Any]) -> list[str]:
