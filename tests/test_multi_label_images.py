@@ -256,9 +256,10 @@ def test_init_on_an_image_tag_manifest_writes_a_multi_label_recipe(
     with table.open(newline="", encoding="utf-8") as fh:
         counts = Counter(t for r in csv.DictReader(fh) for t in r["tags"].split("|"))
     out = tmp_path / "recipe.yaml"
-    assert main(["init", str(table), "--out", str(out)]) == 0  # no --label: the last column
+    assert main(["init", str(table), "--out", str(out)]) == 0  # no --label
     text = capsys.readouterr().out
     assert "join several tags with '|'" in text
+    assert "the last one is taken" not in text  # a tags column is a label by its name
     recipe = yaml.safe_load(out.read_text(encoding="utf-8"))
     data = recipe["data"]
     assert (data["kind"], data["label"], data["columns"]) == (
@@ -277,3 +278,34 @@ def test_init_on_an_image_tag_manifest_writes_a_multi_label_recipe(
     run = tmp_path / "run"
     assert main(["train", str(out), "--epochs", "1", "--out", str(run), "--quiet"]) == 0
     assert json.loads((run / "labels.json").read_text())["target"]["type"] == "multi_label"
+
+
+def test_a_tags_column_is_the_label_of_a_one_line_multi_label_recipe(tmp_path: Path) -> None:
+    """Before: ``{kind: table, train: train.csv, target: multi_label}`` on ``filename,tags``
+    failed with 'no label column'; a tags column is the multi-label target's own name."""
+    from dlcli.data import load_datasets
+    from dlcli.errors import DataError
+    from dlcli.recipe import load_recipe_text
+
+    table = write_tag_manifest(tmp_path, "train", 24, seed=4)
+    head = "model:\n  layers:\n    - Flatten\n    - Dense: {units: 4, activation: sigmoid}\n"
+    recipe = load_recipe_text(
+        "name: t\ndata: {kind: table, train: train.csv, target: multi_label}\n" + head,
+        base_dir=tmp_path,
+    )
+    bundle = load_datasets(recipe.data, seed=0)
+    assert bundle.preprocessing.label_column == "tags"
+    assert [c.name for c in bundle.preprocessing.columns] == ["filename"]  # not a feature
+    y = np.concatenate([y.numpy() for _, y in bundle.make_train_unshuffled(8)])
+    tags = bundle.class_names
+    truth = [[t in r["tags"].split("|") for t in tags] for r in _rows(table)]
+    np.testing.assert_array_equal(y, np.asarray(truth, dtype=np.float32))
+
+    # a class target does not take a tags column silently: still an error naming the choices
+    class_recipe = load_recipe_text(
+        "name: t\ndata: {kind: table, train: train.csv}\n" + head.replace("sigmoid", "softmax"),
+        base_dir=tmp_path,
+    )
+    with pytest.raises(DataError, match="no label column") as info:
+        load_datasets(class_recipe.data, seed=0)
+    assert "tags" not in str(info.value.problem.expected)

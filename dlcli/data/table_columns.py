@@ -143,14 +143,15 @@ def find_labels(
     target: TargetSpec | None = None,
 ) -> list[str]:
     """The label column(s): ``label`` when given (one name or a list), else the first
-    column named one of :data:`LABEL_NAMES`. ``target`` (the section's target spec) names
-    the recipe field that asked for a missing column."""
+    column named one of :data:`LABEL_NAMES` or of the target's ``label_column_names``
+    (``tags`` for multi_label). ``target`` (the section's target spec) also names the
+    recipe field that asked for a missing column."""
+    from dlcli.targets import target_of
+
     if label is not None:
         names = [label] if isinstance(label, str) else list(label)
         missing = [n for n in names if n not in header]
         if missing:
-            from dlcli.targets import target_of
-
             raise DataError(
                 f"label column(s) not in the table: {missing}",
                 file=path,
@@ -160,7 +161,8 @@ def find_labels(
             )
         return names
     lower = {h.lower(): h for h in header}
-    for name in LABEL_NAMES:
+    known = (*LABEL_NAMES, *target_of(target).label_column_names)
+    for name in known:
         if name in lower:
             return [lower[name]]
     raise DataError(
@@ -168,14 +170,14 @@ def find_labels(
         file=path,
         line=1,
         field="data.label",
-        expected=f"a column named {' or '.join(LABEL_NAMES)}, or data.label naming it",
+        expected=f"a column named {' or '.join(known)}, or data.label naming it",
         received=list(header),
     )
 
 
 def reserved_columns(section: TableData, table: Table) -> list[str]:
     """The columns that are not features: the label column(s) and ``sample_weight``."""
-    names = find_labels(table.header, section.label, table.path)
+    names = find_labels(table.header, section.label, table.path, section.target)
     weight = getattr(section, "sample_weight", None)
     if weight is not None and weight not in table.header:
         raise DataError(
@@ -194,11 +196,13 @@ def infer_columns(
     *,
     table: Table | None = None,
     reserved: Sequence[str] = (),
+    target: TargetSpec | None = None,
 ) -> list[ColumnSpec]:
     """Every column but the label(s) and ``reserved`` ones, with its guessed type and why
-    (from the first :data:`SAMPLE_ROWS` rows). ``label`` None: found by name."""
+    (from the first :data:`SAMPLE_ROWS` rows). ``label`` None: found by name (``target``
+    adds its own names: ``tags`` for multi_label)."""
     table = table or read_table(path, limit=SAMPLE_ROWS)
-    skip = set(find_labels(table.header, label, table.path)) | set(reserved)
+    skip = set(find_labels(table.header, label, table.path, target)) | set(reserved)
     specs = []
     for j, name in enumerate(table.header):
         if name not in skip:
@@ -210,7 +214,9 @@ def chosen_columns(section: TableData, table: Table) -> tuple[list[ColumnSpec], 
     """The feature columns (``data.columns``, else guessed) and notes on the guesses."""
     reserved = reserved_columns(section, table)
     if section.columns is None:
-        specs = infer_columns(table.path, section.label, table=table, reserved=reserved)
+        specs = infer_columns(
+            table.path, section.label, table=table, reserved=reserved, target=section.target
+        )
         notes = [f"{s.name}: {s.type} ({s.why})" for s in specs]
         return [s for s in specs if s.type != "ignore"], [
             "table columns guessed (set data.columns to choose): " + "; ".join(notes)

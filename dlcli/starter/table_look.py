@@ -80,7 +80,20 @@ def _look(path: Path, mtime: int, label: str | None) -> TableLook:
         if label is not None or len(table.header) < 2:
             hint = "name the label column with --label COLUMN"
             raise DataError(problems=[replace(exc.problem, hint=hint)]) from None
-        column, guessed = table.header[-1], True
+        named = _target_label_column(table.header)
+        column, guessed = (named, False) if named else (table.header[-1], True)
     values = [row[table.column(column)] for row in table.rows]
     specs = infer_columns(path, column, table=table)
     return TableLook(table, column, guess_target(values), specs, guessed)
+
+
+def _target_label_column(header: list[str]) -> str | None:
+    """A column named as one target's labels are (``tags``: multi_label), if any."""
+    from dlcli.targets import get_target, target_names
+
+    lower = {h.lower(): h for h in header}
+    for target in target_names():
+        for name in get_target(target).label_column_names:
+            if name in lower:
+                return lower[name]
+    return None

@@ -115,6 +115,9 @@ class Target(ABC):
     selectable: ClassVar[bool] = True  # named in recipes (data.target, an output's target)
     default_loss: ClassVar[str]
     default_metrics: ClassVar[tuple[str, ...]]
+    # Column names that hold this target's labels when a table's data.label is not set
+    # (looked for after the names every target shares: label, labels, class, target, y).
+    label_column_names: ClassVar[tuple[str, ...]] = ()
 
     # --- recipe (no data) ---------------------------------------------------------------
 

@@ -56,6 +56,7 @@ class MultiLabelTarget(Target):
     record = MultiLabelRecord
     default_loss = "binary_crossentropy"
     default_metrics = ("binary_accuracy", "micro_f1")
+    label_column_names = ("tags",)  # the Kaggle-style image_name,tags manifest
 
     def column_count(self, spec: TargetSpec, label: str | list[str]) -> int | None:
         return len(label) if isinstance(label, list) else None

@@ -49,7 +49,7 @@ class TableData(DataSection, TargetFields):
     apply to every image or audio column that does not set its own."""
 
     kind: Literal["table"] = NAME
-    label: str | list[str] | None = None  # None: the column named label, class, target or y
+    label: str | list[str] | None = None  # None: found by name (label, class, ...; tags)
     columns: dict[str, ColumnType | ColumnOptions] | None = None  # None: guessed
     image_size: tuple[Int, Int] | None = None
     color_mode: ColorMode = "rgb"
