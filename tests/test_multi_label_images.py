@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -309,3 +310,26 @@ def test_a_tags_column_is_the_label_of_a_one_line_multi_label_recipe(tmp_path: P
     with pytest.raises(DataError, match="no label column") as info:
         load_datasets(class_recipe.data, seed=0)
     assert "tags" not in str(info.value.problem.expected)
+
+
+def test_report_counts_examples_per_tag(tag_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """Before: ``dlcli report`` on a multi-label run failed (exit 1, 'object too deep for
+    desired array') counting the multi-hot rows as class indices."""
+    run = tag_run[0]
+    page = tmp_path / "report.html"
+    assert main(["report", str(run), "--out", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "target is multi_label" in html  # scores: evaluate's (the page says so)
+    table = html.split("<h3>Examples per tag</h3>", 1)[1].split("</table>", 1)[0]
+    rows = [
+        [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r)]
+        for r in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
+    ]
+    assert rows[0] == ["tag", "training", "validation"]
+    by_hand = {
+        part: Counter(t for r in _rows(run.parent / f"{part}.csv") for t in r["tags"].split("|"))
+        for part in ("train", "val")
+    }
+    tags = json.loads((run / "labels.json").read_text())["target"]["tags"]
+    assert rows[1:-1] == [[t, str(by_hand["train"][t]), str(by_hand["val"][t])] for t in tags]
+    assert rows[-1] == ["total", "240", "60"]  # examples, not tags (a row holds several)

@@ -294,3 +294,27 @@ def test_templates_ship_in_the_wheel(tmp_path: Path) -> None:
     templates = REPO / "dlcli" / "report" / "templates"
     shipped = {f"dlcli/report/templates/{p.name}" for p in templates.iterdir()}
     assert len(shipped) >= 3 and shipped <= names, shipped - names
+
+
+def test_a_regression_run_gets_a_page_without_class_counts(tmp_path: Path) -> None:
+    """Before: the data section counted the targets as class indices and the report failed
+    (exit 1, 'object too deep for desired array') on every regression run."""
+    from train_helpers import write_recipe
+
+    from dlcli.cli import main
+
+    data = {
+        "kind": "csv",
+        "train": str(REPO / "data" / "diabetes.csv"),
+        "label": "progression",
+        "target": "regression",
+        "validation_split": 0.2,
+    }
+    recipe = write_recipe(tmp_path / "r.yaml", data=data, layers=[{"Dense": 1}], epochs=1)
+    run = tmp_path / "run"
+    assert main(["train", str(recipe), "--out", str(run), "--quiet"]) == 0
+    page = tmp_path / "report.html"
+    assert main(["report", str(run), "--out", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "Examples per" not in html
+    assert "No examples per class: this run&#39;s target is regression" in html

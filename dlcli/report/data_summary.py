@@ -75,17 +75,28 @@ def _class_counts(view: DataView, recipe: Recipe, run: RunFiles) -> None:
     except DlcliError as exc:
         view.notes.append(f"the data cannot be listed now: {exc.format()}")
         return
+    from dlcli.targets import target_of
+
     names = [str(n) for n in bundle.class_names]
-    train = np.bincount(np.asarray(bundle.train.y, dtype=np.int64), minlength=len(names))
+    target = target_of(bundle.target)
+    train = target.example_counts(np.asarray(bundle.train.y), len(names))
+    if train is None:
+        view.notes.append(
+            f"No examples per class: this run's target is {target.name} "
+            "(its training output summarises the values)."
+        )
+        return
     val = None
     if bundle.validation is not None:
-        val = np.bincount(np.asarray(bundle.validation.y, dtype=np.int64), minlength=len(names))
+        val = target.example_counts(np.asarray(bundle.validation.y), len(names))
+    view.counted = "class" if target.classifies else "tag"
     view.classes = [
         ClassCount(name, int(train[i]), None if val is None else int(val[i]))
         for i, name in enumerate(names)
     ]
-    view.train_total = int(train.sum())
-    view.validation_total = None if val is None else int(val.sum())
+    # examples, not the sum of the counts: an example may hold several tags
+    view.train_total = len(bundle.train.y)
+    view.validation_total = None if bundle.validation is None else len(bundle.validation.y)
     if run.class_names and run.class_names != names:
         view.notes.append(
             "The data's classes differ from the model's (labels.json): "

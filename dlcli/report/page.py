@@ -52,6 +52,7 @@ class SkippedRow:
 class DataView:
     facts: list[tuple[str, str]] = field(default_factory=list)
     classes: list[ClassCount] = field(default_factory=list)
+    counted: str = "class"  # what the rows of ``classes`` count examples of: class or tag
     train_total: int | None = None
     validation_total: int | None = None
     skipped: list[SkippedRow] = field(default_factory=list)

@@ -190,6 +190,11 @@ class Target(ABC):
         """Lines said when training starts (counts per class or tag, value ranges);
         ``True`` marks a warning."""
 
+    def example_counts(self, y: np.ndarray, names: int) -> np.ndarray | None:
+        """Examples per output name (class or tag) in ``y`` (``names`` of them), as the
+        report lists them; None where counting does not apply (numbers, several outputs)."""
+        return None
+
     def metric(self, name: str, record: TargetRecord, prefix: str) -> Any | None:
         """A Keras metric this target names itself (``micro_f1``), else None (Keras'
         own names apply)."""

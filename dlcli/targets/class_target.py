@@ -113,6 +113,11 @@ class ClassTarget(Target):
         assert isinstance(record, ClassRecord)
         return list(record.class_names)
 
+    def example_counts(self, y: np.ndarray, names: int) -> np.ndarray | None:
+        import numpy as np
+
+        return np.bincount(np.asarray(y, dtype=np.int64).ravel(), minlength=names)
+
     def summary(self, record: TargetRecord, y: np.ndarray) -> list[tuple[str, bool]]:
         assert isinstance(record, ClassRecord)
         return class_counts(record.class_names, y)

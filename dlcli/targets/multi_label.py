@@ -175,6 +175,12 @@ class MultiLabelTarget(Target):
         assert isinstance(record, MultiLabelRecord)
         return list(record.tags)
 
+    def example_counts(self, y: np.ndarray, names: int) -> np.ndarray | None:
+        import numpy as np
+
+        rows = np.asarray(y, dtype=np.float64).reshape(-1, names)
+        return rows.sum(axis=0).round().astype(np.int64)  # examples holding each tag
+
     def summary(self, record: TargetRecord, y: np.ndarray) -> list[tuple[str, bool]]:
         import numpy as np
 
