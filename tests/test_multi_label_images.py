@@ -333,3 +333,23 @@ def test_report_counts_examples_per_tag(tag_run: tuple[Path, Path], tmp_path: Pa
     tags = json.loads((run / "labels.json").read_text())["target"]["tags"]
     assert rows[1:-1] == [[t, str(by_hand["train"][t]), str(by_hand["val"][t])] for t in tags]
     assert rows[-1] == ["total", "240", "60"]  # examples, not tags (a row holds several)
+
+
+def test_explain_shows_each_tags_own_probability(
+    tag_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Before: explain normalised the sigmoid outputs to sum to 1, as for classes, so an
+    image holding three sure tags read 0.333 for each."""
+    run, held = tag_run
+    tags = json.loads((run / "labels.json").read_text())["target"]["tags"]
+    probs = _keras_probs(run, _pillow(held)[:4])
+    out = tmp_path / "explained"
+    rows = [f"{held}:{i + 2}" for i in range(4)]
+    assert main(["explain", str(run), *rows, "--out", str(out), "--top-k", "4"]) == 0
+    records = json.loads((out / "explanations.json").read_text())
+    assert [r["path"] for r in records] == rows
+    assert probs.max(axis=1).min() > 0.5 and (probs >= 0.5).sum(axis=1).max() >= 2  # by hand
+    for record, p in zip(records, probs, strict=True):
+        shown = {t["label"]: t["probability"] for t in record["top_k"]}
+        assert shown == pytest.approx(dict(zip(tags, p.tolist(), strict=True)), abs=1e-5)
+        assert record["explained"] == tags[int(np.argmax(p))]

@@ -7,7 +7,7 @@ the command draws and saves them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,6 @@ from dlcli.data.listing import SkippedFile
 from dlcli.errors import ModelLoadError, UsageError
 from dlcli.explain.explainers import Attribution, Explainer, explainer_for
 from dlcli.prediction.engine import class_names_for, output_converter, top_indices
-from dlcli.prediction.probabilities import OutputConverter
 
 if TYPE_CHECKING:
     from dlcli.modeling.loading import LoadedModel
@@ -130,7 +129,7 @@ def explain_files(
 ) -> Iterator[ExplainedBatch]:
     """Explanations in input order, a batch at a time; unreadable inputs in ``errors``."""
     loaded = setup.loaded
-    convert = output_converter(loaded)
+    convert = _probabilities(loaded)
     for batch in loaded.kind.iter_inputs(
         loaded.preprocessing,
         paths,
@@ -146,8 +145,24 @@ def explain_files(
         )
 
 
+def _probabilities(loaded: LoadedModel) -> Callable[[np.ndarray], np.ndarray]:
+    """Class scores as probabilities summing to 1 (:func:`output_converter`); a tag
+    model's sigmoid units (a target that does not classify) are each their own tag's
+    probability, kept as they are (normalised, three sure tags would read 0.333 each)."""
+    from dlcli.targets import target_of
+
+    convert = output_converter(loaded)
+    if target_of(loaded.target).classifies or convert.activation != "sigmoid":
+        return convert
+    return lambda outputs: np.asarray(outputs, dtype=np.float32)
+
+
 def _explain_batch(
-    setup: ExplainSetup, x: np.ndarray, paths: list[str], top_k: int, convert: OutputConverter
+    setup: ExplainSetup,
+    x: np.ndarray,
+    paths: list[str],
+    top_k: int,
+    convert: Callable[[np.ndarray], np.ndarray],
 ) -> list[Explanation]:
     probs = convert(setup.loaded.predict_batch(x))
     predicted = np.argmax(probs, axis=-1)
