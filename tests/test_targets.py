@@ -218,6 +218,13 @@ def test_multi_label_learns_tags_and_predict_writes_them(tmp_path: Path) -> None
         expected = {t for t, v in zip(tags, p, strict=True) if v >= 0.5}
         assert set(filter(None, row["tags"].split("|"))) == expected
 
+    # --top-k lists classes: asked of a tag model it is refused, not silently ignored.
+    from dlcli.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"--top-k lists classes.*multi_label"):
+        run_predict(model=run, sources=[str(held)], out=tmp_path / "k.csv", top_k=2)
+    assert not (tmp_path / "k.csv").exists()
+
 
 def test_tag_columns_and_focal_loss_with_arguments(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)

@@ -67,7 +67,9 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(
             None, "--out", "-o", help="Write predictions to FILE.csv or FILE.jsonl."
         ),
-        top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Classes listed per image."),
+        top_k: int | None = typer.Option(
+            None, "--top-k", "-k", min=1, help="Classes listed per input (class models; 3)."
+        ),
         batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
         recursive: bool = typer.Option(
             False, "--recursive", "-r", help="Search folders recursively."
@@ -160,7 +162,7 @@ def run_predict(
     model: Path,
     sources: list[str],
     out: Path | None = None,
-    top_k: int = 3,
+    top_k: int | None = None,
     batch_size: int = 64,
     recursive: bool = False,
     labels: Path | None = None,
@@ -205,6 +207,16 @@ def run_predict(
 
     if not target_of(loaded.target).classifies:  # tags or numbers: the target's columns
         from dlcli.commands.predict_targets import stream_target
+        from dlcli.errors import UsageError
+
+        if top_k is not None:
+            raise UsageError(
+                f"--top-k lists classes; this model's target is {target_of(loaded.target).name}",
+                field="--top-k",
+                expected="a class model",
+                hint="leave out --top-k: every tag above the threshold (or every number) "
+                "is written",
+            )
 
         return stream_target(
             loaded,
@@ -228,7 +240,7 @@ def run_predict(
         fmt=fmt,
         errors=errors,
         errors_fmt=errors_fmt,
-        top_k=top_k,
+        top_k=3 if top_k is None else top_k,
         batch_size=batch_size,
         workers=workers,
         strict=strict,
