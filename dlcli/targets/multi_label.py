@@ -54,6 +54,7 @@ class MultiLabelTarget(Target):
     name = NAME
     spec = MultiLabelSpec
     record = MultiLabelRecord
+    output_noun = "tag"
     default_loss = "binary_crossentropy"
     default_metrics = ("binary_accuracy", "micro_f1")
     label_column_names = ("tags",)  # the Kaggle-style image_name,tags manifest
@@ -176,16 +177,13 @@ class MultiLabelTarget(Target):
         return list(record.tags)
 
     def example_counts(self, y: np.ndarray, names: int) -> np.ndarray | None:
-        import numpy as np
-
-        rows = np.asarray(y, dtype=np.float64).reshape(-1, names)
-        return rows.sum(axis=0).round().astype(np.int64)  # examples holding each tag
+        return _tag_counts(y, names)
 
     def summary(self, record: TargetRecord, y: np.ndarray) -> list[tuple[str, bool]]:
         import numpy as np
 
         assert isinstance(record, MultiLabelRecord)
-        counts = np.asarray(y, dtype=np.float64).sum(axis=0).astype(np.int64)
+        counts = _tag_counts(y, len(record.tags))
         pairs = list(zip(record.tags, counts.tolist(), strict=True))
         if len(pairs) > MAX_CLASSES_LISTED:
             pairs = sorted(pairs, key=lambda p: p[1])
@@ -246,3 +244,11 @@ class MultiLabelTarget(Target):
 
         assert isinstance(record, MultiLabelRecord)
         return MultiLabelScores(record.tags, record.threshold)
+
+
+def _tag_counts(y: np.ndarray, tags: int) -> np.ndarray:
+    """Examples holding each tag: the column sums of ``y``'s 0/1 rows (``tags`` wide)."""
+    import numpy as np
+
+    rows = np.asarray(y, dtype=np.float64).reshape(-1, tags)
+    return rows.sum(axis=0).round().astype(np.int64)
