@@ -89,7 +89,7 @@ def _class_counts(view: DataView, recipe: Recipe, run: RunFiles) -> None:
     val = None
     if bundle.validation is not None:
         val = target.example_counts(np.asarray(bundle.validation.y), len(names))
-    view.counted = "class" if target.classifies else "tag"
+    view.counted = target.output_noun
     view.classes = [
         ClassCount(name, int(train[i]), None if val is None else int(val[i]))
         for i, name in enumerate(names)

@@ -112,6 +112,7 @@ class Target(ABC):
     spec: ClassVar[type[TargetSpec]]
     record: ClassVar[type[TargetRecord]]
     classifies: ClassVar[bool] = False  # one class per example: confusion matrix, top-k
+    output_noun: ClassVar[str] = "output"  # what one output name is: class, tag
     selectable: ClassVar[bool] = True  # named in recipes (data.target, an output's target)
     default_loss: ClassVar[str]
     default_metrics: ClassVar[tuple[str, ...]]

@@ -56,6 +56,7 @@ class ClassTarget(Target):
     spec = ClassTargetSpec
     record = ClassRecord
     classifies = True
+    output_noun = "class"
     default_loss = "sparse_categorical_crossentropy"
     default_metrics = ("accuracy",)
 
