@@ -43,14 +43,15 @@ def run_target_evaluation(
     if folder is not None:
         folder = Path(folder)
         name = Path(loaded.source).name
+        pngs = _scatter_paths(folder, name, result)
         if out is not None:  # a user's folder: never replace a picture without --overwrite
-            for png in _scatter_paths(folder, name, result):
+            for png in pngs.values():
                 atomic.check_writable(png, overwrite=overwrite)
         for output, (true, predicted) in result.output_pairs.items():
             from dlcli.viz.scatter import plot_scatter
 
             part = payload["outputs"][output]
-            png = folder / f"{name}.{output}{SCATTER_SUFFIX}"
+            png = pngs[output]
             plot_scatter(
                 true,
                 predicted,
@@ -63,7 +64,7 @@ def run_target_evaluation(
         if result.true is not None and result.predicted is not None:
             from dlcli.viz.scatter import plot_scatter
 
-            png = folder / (name + SCATTER_SUFFIX)
+            png = pngs[None]
             r2 = payload.get("r2")
             plot_scatter(
                 result.true,
@@ -87,11 +88,14 @@ def run_target_evaluation(
     return 0
 
 
-def _scatter_paths(folder: Path, name: str, result: TargetEvaluation) -> list[Path]:
-    """The scatter pictures ``run_target_evaluation`` is about to write."""
-    paths = [folder / f"{name}.{output}{SCATTER_SUFFIX}" for output in result.output_pairs]
+def _scatter_paths(folder: Path, name: str, result: TargetEvaluation) -> dict[str | None, Path]:
+    """The scatter pictures ``run_target_evaluation`` writes, by output (None: the one
+    picture of a model with a single output)."""
+    paths: dict[str | None, Path] = {
+        output: folder / f"{name}.{output}{SCATTER_SUFFIX}" for output in result.output_pairs
+    }
     if result.true is not None and result.predicted is not None:
-        paths.append(folder / (name + SCATTER_SUFFIX))
+        paths[None] = folder / (name + SCATTER_SUFFIX)
     return paths
 
 
