@@ -224,6 +224,15 @@ def test_multi_label_learns_tags_and_predict_writes_them(tmp_path: Path) -> None
     with pytest.raises(UsageError, match=r"--top-k lists classes.*multi_label"):
         run_predict(model=run, sources=[str(held)], out=tmp_path / "k.csv", top_k=2)
     assert not (tmp_path / "k.csv").exists()
+    # Both class-only options are refused before any input is listed: a missing source
+    # would otherwise be reported first ('no inputs'), hiding the option's error.
+    missing = str(tmp_path / "no-such-folder")
+    with pytest.raises(UsageError, match=r"--top-k lists classes"):
+        run_predict(model=run, sources=[missing], top_k=2)
+    with pytest.raises(UsageError, match=r"--sort-into sorts by class.*multi_label") as sorted_:
+        run_predict(model=run, sources=[missing], sort_into=tmp_path / "sorted")
+    assert sorted_.value.format().startswith("--sort-into: ")
+    assert not (tmp_path / "sorted").exists()
 
 
 def test_tag_columns_and_focal_loss_with_arguments(tmp_path: Path) -> None:

@@ -191,6 +191,13 @@ def run_predict(
     console = make_console(stderr=True)
     loaded = resolve_model(model, trust=trust_model, labels=labels, final=final)
     render_model_notes(console, describe_choice(model, loaded.source), loaded.warnings)
+    from dlcli.targets import target_of
+
+    classifies = target_of(loaded.target).classifies
+    if not classifies:
+        from dlcli.commands.predict_targets import refuse_class_options
+
+        refuse_class_options(loaded, top_k=top_k, sort_into=sort_into)
     # The model's data kind says which of the named files are its inputs.
     kind = loaded.kind
     if text_column is not None:
@@ -203,20 +210,8 @@ def run_predict(
             f"note: {n_sub} sub-folder(s) not searched (pass --recursive to include them)",
             highlight=False,
         )
-    from dlcli.targets import target_of
-
-    if not target_of(loaded.target).classifies:  # tags or numbers: the target's columns
+    if not classifies:  # tags or numbers: the target's columns
         from dlcli.commands.predict_targets import stream_target
-        from dlcli.errors import UsageError
-
-        if top_k is not None:
-            raise UsageError(
-                f"--top-k lists classes; this model's target is {target_of(loaded.target).name}",
-                field="--top-k",
-                expected="a class model",
-                hint="leave out --top-k: every tag above the threshold (or every number) "
-                "is written",
-            )
 
         return stream_target(
             loaded,
@@ -229,7 +224,6 @@ def run_predict(
             batch_size=batch_size,
             workers=workers,
             strict=strict,
-            sort_into=sort_into,
             console=console,
         )
     return _stream(

@@ -18,6 +18,27 @@ if TYPE_CHECKING:
     from dlcli.modeling.loading import LoadedModel
 
 
+def refuse_class_options(loaded: LoadedModel, *, top_k: int | None, sort_into: Path | None) -> None:
+    """A usage error (exit 2) for the options that only a class model has: ``--top-k``
+    and ``--sort-into``; called before any input is listed."""
+    from dlcli.errors import UsageError
+    from dlcli.targets import target_of
+
+    name = target_of(loaded.target).name
+    if top_k is not None:
+        raise UsageError(
+            f"--top-k lists classes; this model's target is {name}",
+            field="--top-k",
+            expected="a class model",
+            hint="leave out --top-k: every tag above the threshold (or every number) is written",
+        )
+    if sort_into is not None:
+        raise UsageError(
+            f"--sort-into sorts by class; this model has a {name} target",
+            field="--sort-into",
+        )
+
+
 def stream_target(
     loaded: LoadedModel,
     paths: list[str],
@@ -30,23 +51,15 @@ def stream_target(
     batch_size: int,
     workers: int | None,
     strict: bool,
-    sort_into: Path | None,
     console: Console,
 ) -> int:
     """Write a target model's rows and the skipped files; the exit code (0, 1 or 3)."""
     from dlcli import atomic
     from dlcli.data.listing import has_failures
-    from dlcli.errors import UsageError
     from dlcli.prediction.target_rows import stream_target_rows
     from dlcli.prediction.writers import DEFAULT_FORMAT, skipped_bytes
     from dlcli.render.predict_output import render_skipped
-    from dlcli.targets import target_of
 
-    if sort_into is not None:
-        raise UsageError(
-            f"--sort-into sorts by class; this model has a {target_of(loaded.target).name} target",
-            field="--sort-into",
-        )
     count, skipped = stream_target_rows(
         loaded,
         paths,
