@@ -19,13 +19,15 @@ from dlcli.errors import RecipeError
 from dlcli.targets.outputs import OutputPart
 
 
+def columns_of(y: Any, part: OutputPart) -> Any:
+    """One output's ``y`` from the packed one: class indices int64, others float."""
+    a, b = part.y_columns
+    return tf.cast(y[:, a], tf.int64) if part.integer else y[:, a:b]
+
+
 def unpack(y: Any, parts: list[OutputPart]) -> dict[str, Any]:
-    """The packed ``y`` as a dict by output name: class indices int64, others float."""
-    out = {}
-    for p in parts:
-        a, b = p.y_columns
-        out[p.name] = tf.cast(y[:, a], tf.int64) if p.integer else y[:, a:b]
-    return out
+    """The packed ``y`` as a dict by output name (:func:`columns_of` each)."""
+    return {p.name: columns_of(y, p) for p in parts}
 
 
 def _output_loss(part: OutputPart) -> Callable[[Any, Any], Any]:
@@ -61,12 +63,12 @@ def combined_loss(parts: list[OutputPart]) -> Callable[[Any, Any], Any]:
 class OutputMetric:
     """A Keras metric of one output, fed that output's ``y`` and prediction."""
 
-    def __init__(self, metric: Any, part: OutputPart, parts: list[OutputPart]) -> None:
-        self.metric, self.part, self.parts = metric, part, parts
+    def __init__(self, metric: Any, part: OutputPart) -> None:
+        self.metric, self.part = metric, part
         self.name = metric.name
 
     def update_state(self, y: Any, pred: Any) -> None:
-        self.metric.update_state(unpack(y, self.parts)[self.part.name], pred[self.part.name])
+        self.metric.update_state(columns_of(y, self.part), pred[self.part.name])
 
     def result(self) -> Any:
         return self.metric.result()
@@ -78,15 +80,14 @@ class OutputMetric:
 class OutputLoss:
     """The mean of one output's own (unweighted) loss: ``<output>_loss``."""
 
-    def __init__(self, part: OutputPart, parts: list[OutputPart], prefix: str) -> None:
-        self.part, self.parts = part, parts
+    def __init__(self, part: OutputPart, prefix: str) -> None:
+        self.part = part
         self.fn = _output_loss(part)
         self.mean = keras.metrics.Mean(name=f"{prefix}{part.name}_loss")
         self.name = self.mean.name
 
     def update_state(self, y: Any, pred: Any) -> None:
-        name = self.part.name
-        self.mean.update_state(self.fn(unpack(y, self.parts)[name], pred[name]))
+        self.mean.update_state(self.fn(columns_of(y, self.part), pred[self.part.name]))
 
     def result(self) -> Any:
         return self.mean.result()
@@ -101,12 +102,12 @@ def output_metrics(parts: list[OutputPart], prefix: str = "") -> list[Any]:
 
     found: list[Any] = []
     for p in parts:
-        found.append(OutputLoss(p, parts, prefix))
+        found.append(OutputLoss(p, prefix))
         try:
             metrics = make_metrics(p.metrics, p.loss, f"{prefix}{p.name}_", target=p.record)
         except RecipeError as exc:
             raise _at_output(exc, p, "metrics") from None
-        found.extend(OutputMetric(m, p, parts) for m in metrics)
+        found.extend(OutputMetric(m, p) for m in metrics)
     return found
 
 
